@@ -1,0 +1,1 @@
+"""Readers and writers. Computation never opens files; everything that does lives here."""
