@@ -18,7 +18,7 @@ from .errors import (
     ValidationError,
 )
 from .io.store import open_mrio
-from .leontief import LeontiefSolver
+from .solver import LeontiefSolver
 from .mrio import MRIO, validate
 from .synthetic import synthetic_mrio
 from .transform import aggregate

@@ -27,7 +27,7 @@ import scipy.sparse as sps
 from .errors import LabelMismatchError, NotProductiveError, ValidationError
 
 if TYPE_CHECKING:
-    from .leontief import LeontiefSolver
+    from .solver import LeontiefSolver
 
 META_DEFAULTS: dict[str, Any] = {
     "source": "unknown",
@@ -129,7 +129,7 @@ class MRIO:
     @functools.cached_property
     def solver(self) -> LeontiefSolver:
         """The factorisation of (I - A), computed once on first use and kept with the model."""
-        from .leontief import LeontiefSolver
+        from .solver import LeontiefSolver
 
         return LeontiefSolver(self.A)
 

@@ -17,7 +17,12 @@ def load_mrio(path: Path):
     """Open a native store, or read EXIOBASE 3 (zip or folder) directly."""
     from ..io.store import open_mrio
 
+    from ..errors import InputFileError
+
     p = Path(path)
+    if not p.exists():
+        raise InputFileError(p, "no such file or folder (expected a native store made by `spendprint "
+                                "mrio import`/`synth`, or an EXIOBASE 3 IOT zip or folder)")
     if p.is_dir() and (p / "zarr.json").exists():
         return open_mrio(p)
     from ..io.exiobase import read_exiobase3

@@ -1,0 +1,1 @@
+"""Numba kernels of spendprint: plain loops over contiguous arrays (numpy + numba only)."""

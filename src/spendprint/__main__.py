@@ -1,0 +1,7 @@
+"""``python -m spendprint``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,125 @@
+"""Server settings: defaults, overridden by ``<data-dir>/settings.toml``, then by environment
+variables ``SPENDPRINT_<NAME>`` (e.g. ``SPENDPRINT_PUBLIC_READS=0``), then by command-line options.
+
+Example ``settings.toml``::
+
+    public_reads = false        # metadata reads need a key too
+    max_body_bytes = 5_000_000  # 413 above this
+    max_ledger_rows = 20000     # 413 above this
+    max_samples = 5000          # 422 above this (Monte Carlo samples per job)
+    max_jobs_per_key = 2        # 429 when a key has this many queued or running jobs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputFileError, ValidationError
+
+ENV_PREFIX = "SPENDPRINT_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server reads at start-up. Paths are resolved under ``data_dir``."""
+
+    data_dir: Path
+    #: GET of models, metadata, multipliers and concordances without a key.
+    public_reads: bool = True
+    #: Largest request body accepted (bytes); larger ones get 413.
+    max_body_bytes: int = 10 * 2**20
+    #: Most ledger rows in one footprint request or job (413 above).
+    max_ledger_rows: int = 20_000
+    #: Most Monte Carlo samples per job (422 above).
+    max_samples: int = 10_000
+    #: Most queued + running jobs per API key (429 above).
+    max_jobs_per_key: int = 2
+    #: Jobs run at the same time (each in its own worker process).
+    job_workers: int = 1
+    #: Opened (and factorised) models kept in memory, least recently used evicted first.
+    max_models_in_memory: int = 2
+    #: Footprint/multiplier computations running at once (the rest wait); keeps BLAS from
+    #: oversubscribing the cores.
+    compute_slots: int = 2
+    #: Models opened and factorised at start-up, so the first request is fast.
+    preload: tuple[str, ...] = ()
+    #: Address of an existing dask scheduler for Monte Carlo jobs (``tcp://host:8786``); empty:
+    #: each job computes in its own worker process with dask's local scheduler.
+    dask_scheduler: str = ""
+    #: Dask workers of a LocalCluster a job process starts for itself (0: none, local scheduler).
+    dask_local_workers: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def concordances_dir(self) -> Path:
+        return self.data_dir / "concordances"
+
+    @property
+    def prices_dir(self) -> Path:
+        return self.data_dir / "prices"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "spendprint.sqlite"
+
+    @classmethod
+    def load(cls, data_dir: str | os.PathLike[str], environ: dict[str, str] | None = None,
+             **overrides: Any) -> Settings:
+        """Defaults < ``<data_dir>/settings.toml`` < ``SPENDPRINT_*`` env vars < ``overrides``."""
+        data_dir = Path(data_dir).expanduser().resolve()
+        values: dict[str, Any] = {}
+        path = data_dir / "settings.toml"
+        if path.exists():
+            try:
+                values.update(tomllib.loads(path.read_text()))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise InputFileError(path, f"not valid TOML: {exc}") from exc
+        env = os.environ if environ is None else environ
+        names = {f.name for f in dataclasses.fields(cls)} - {"data_dir", "extra"}
+        for name in names:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValidationError(f"unknown setting(s) {unknown}; known: {sorted(names)}")
+        typed = {name: _coerce(name, values[name]) for name in values}
+        return cls(data_dir=data_dir, **typed)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = {f.name: f.default for f in dataclasses.fields(Settings)}[name]
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise ValueError(value)
+                return low in {"1", "true", "yes", "on"}
+            return bool(value)
+        if isinstance(default, int):
+            out = int(value)
+            if out < 0:
+                raise ValueError(value)
+            return out
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"setting {name!r} has a bad value {value!r}") from exc
