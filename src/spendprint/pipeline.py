@@ -1,0 +1,253 @@
+"""The main job behind ``spendprint run``: model + ledger -> category footprints, hotspots, savings,
+scenarios, labour risk, optional Monte Carlo and supply-chain paths -> files in an output folder.
+
+Every output file is written atomically; ``run.json`` records inputs (sha256), versions, settings
+and timings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .io.atomic import atomic_path, write_bytes_atomic
+from .mrio import MRIO
+from .provenance import Timer, sha256_path, versions
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunConfig:
+    """Settings of one run; ``None`` inputs mean the embedded default."""
+
+    mrio: str | None = None
+    ledger: str | None = None
+    concordance: str | None = None
+    prices: str | None = None
+    scenarios: str | None = None
+    risk: str | None = None
+    buyer_region: str = "NO"
+    out: str = "spendprint-out"
+    stressor: str = "CO2e"
+    samples: int = 0
+    seed: int = 0
+    uncertainty: str | None = None
+    workers: int | None = None
+    scheduler: str | None = None
+    chunk_size: int | None = None
+    spa_top: int = 3
+    spa_threshold: float = 0.01
+    spa_depth: int = 6
+    synthetic: dict[str, int] = field(default_factory=lambda: {"regions": 49, "sectors": 200, "seed": 0})
+
+
+@dataclass
+class RunResult:
+    out: Path
+    categories: pd.DataFrame
+    dataset: xr.Dataset
+    provenance: dict[str, Any]
+
+
+def load_model(path: str | None, synthetic: dict[str, int]) -> MRIO:
+    if path is None:
+        from .synthetic import synthetic_mrio
+
+        return synthetic_mrio(**synthetic)
+    from .cli.mrio import load_mrio
+
+    return load_mrio(Path(path))
+
+
+def _category_table(ds: xr.Dataset, extra: dict[str, xr.DataArray]) -> pd.DataFrame:
+    """One row per (category, stressor) with the per-category results as columns."""
+    cols = ["spend", "spend_original", "footprint", "direct", "supply_chain", "intensity", "share",
+            "cumulative_share", "rank"]
+    parts = {c: ds[c] for c in cols if c in ds}
+    parts.update(extra)
+    frame = xr.Dataset(parts).to_dataframe()
+    frame = frame.drop(columns=[c for c in frame.columns if c == "unit"], errors="ignore")
+    frame = frame.reset_index()
+    order = ["category", "stressor"] + [c for c in frame.columns if c not in ("category", "stressor")]
+    frame = frame[order]
+    frame.insert(2, "unit", frame["stressor"].map(dict(zip(ds["stressor"].values, ds["unit"].values,
+                                                           strict=True))).astype(str))
+    return frame
+
+
+def run_job(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
+    """Run the whole analysis and write the outputs into ``cfg.out`` (see module docstring)."""
+    from . import procurement as pc
+
+    say = progress or (lambda msg: None)
+    timer = Timer()
+    demo = pc.demo_paths()
+    default_inputs = cfg.ledger is None and cfg.concordance is None
+    paths = {
+        "mrio": cfg.mrio,
+        "ledger": cfg.ledger or demo["ledger"],
+        "concordance": cfg.concordance or demo["concordance"],
+        "prices": cfg.prices,
+        "scenarios": cfg.scenarios or (demo["scenarios"] if default_inputs else None),
+        "risk": cfg.risk or demo["risk"],
+        "uncertainty": cfg.uncertainty,
+    }
+
+    say("loading the MRIO model" if cfg.mrio else "generating the synthetic default world")
+    with timer.step("load_model"):
+        mrio = load_model(cfg.mrio, cfg.synthetic)
+    say("reading ledger, concordance and price tables")
+    with timer.step("read_inputs"):
+        prices = pc.Prices.read(paths["prices"]) if paths["prices"] else pc.Prices.default()
+        concordance = pc.Concordance.read(paths["concordance"])
+        ledger = pc.Ledger.read(paths["ledger"], concordance=concordance, prices=prices, mrio=mrio)
+    args = dict(prices=prices, buyer_region=cfg.buyer_region)
+    say("factorising (I - A) and computing category footprints")
+    with timer.step("footprints"):
+        ds = pc.procurement_footprint(mrio, ledger, concordance, **args)
+        demand = pc.procurement_demand(mrio, ledger, concordance, **args)
+    stressor = cfg.stressor
+    if stressor not in ds["stressor"].values:
+        from .errors import ValidationError
+
+        raise ValidationError(f"--stressor {stressor!r} is not an indicator of the model; choose one "
+                              f"of {[str(s) for s in ds['stressor'].values][:12]}")
+    say("savings potential (best available origin)")
+    with timer.step("savings"):
+        sav = pc.savings_potential(mrio, ledger, concordance, target=stressor, **args)
+    scen = None
+    if paths["scenarios"]:
+        say("scenarios (one batched solve)")
+        with timer.step("scenarios"):
+            scen = pc.run_scenarios(mrio, ledger, concordance, paths["scenarios"], **args)
+    say("labour-risk screen")
+    with timer.step("labour_risk"):
+        risk = pc.labour_risk(mrio, demand, paths["risk"])
+
+    mc = None
+    if cfg.samples > 0:
+        mc = _monte_carlo(cfg, mrio, demand, paths, say, timer)
+
+    paths_df = None
+    if cfg.spa_top > 0:
+        paths_df = _paths(cfg, mrio, demand, ds, stressor, say, timer)
+
+    extra: dict[str, xr.DataArray] = {
+        "savings_best_origin": sav["savings"],
+        "savings_share": sav["savings_share"],
+        "risk_hours": risk["risk_hours"],
+        "labour_flag": risk["flag"],
+    }
+    if mc is not None:
+        for name in ("mean", "sd", "p2.5", "p5", "p50", "p95", "p97.5", "p_top5", "p_top10",
+                     "rank_lo", "rank_hi", "mcse"):
+            if name in mc:
+                extra[name] = mc[name]
+    table = _category_table(ds, extra)
+
+    say(f"writing results to {cfg.out}")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with timer.step("write"):
+        full = _merge(ds, sav, risk, scen, mc)
+        with atomic_path(out / "results.zarr") as p:
+            _clean_for_zarr(full).to_zarr(p, mode="w", consolidated=False)
+        with atomic_path(out / "categories.parquet") as p:
+            table.to_parquet(p, index=False)
+        with atomic_path(out / "categories.csv") as p:
+            table.to_csv(p, index=False)
+        if paths_df is not None:
+            with atomic_path(out / "paths.csv") as p:
+                paths_df.to_csv(p, index=False)
+        from .report_builder import build_report
+
+        html = build_report(mrio, ds, sav, risk, scen, mc, paths_df, stressor=stressor,
+                            buyer_region=cfg.buyer_region, timings=timer.as_dict())
+        write_bytes_atomic(out / "report.html", html.encode("utf-8"))
+    prov = {
+        "spendprint_run": 1,
+        "settings": asdict(cfg),
+        "inputs": {k: ({"path": str(v), "sha256": sha256_path(v)} if v else None) for k, v in paths.items()},
+        "model": {"repr": repr(mrio), "meta": json.loads(json.dumps(dict(mrio.meta), default=str)),
+                  "solver": {"method": mrio.solver.method, **mrio.solver.stats}},
+        "versions": versions(),
+        "timings_s": timer.as_dict(),
+        "outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) + ["run.json"],
+    }
+    prov["timings_s"]["total"] = round(sum(timer.as_dict().values()), 3)
+    write_bytes_atomic(out / "run.json", json.dumps(prov, indent=2, default=str).encode())
+    return RunResult(out=out, categories=table, dataset=full, provenance=prov)
+
+
+def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, paths: dict, say: Progress,
+                 timer: Timer) -> xr.Dataset:
+    from .uncertainty import Uncertainty, monte_carlo
+
+    unc = Uncertainty.from_yaml(paths["uncertainty"]) if paths["uncertainty"] else Uncertainty.default()
+    say(f"Monte Carlo: {cfg.samples} samples")
+    with timer.step("monte_carlo"):
+        return monte_carlo(mrio, demand, unc, samples=cfg.samples, seed=cfg.seed,
+                           chunk_size=cfg.chunk_size, client=cfg.scheduler, workers=cfg.workers,
+                           store=str(Path(cfg.out) / "samples.zarr"), stressors=[cfg.stressor],
+                           progress=True)
+
+
+def _paths(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, ds: xr.Dataset, stressor: str,
+           say: Progress, timer: Timer) -> pd.DataFrame | None:
+    try:
+        from .spa import structural_paths
+    except ImportError:  # pragma: no cover - SPA is part of the package
+        return None
+    top = ds["rank"].sel(stressor=stressor).to_series().sort_values().index[: cfg.spa_top]
+    say(f"supply-chain paths of the top {len(top)} categories")
+    frames = []
+    with timer.step("paths"):
+        for cat in top:
+            y = demand.sel(category=cat)
+            df = structural_paths(mrio, y, stressor=stressor, threshold=cfg.spa_threshold,
+                                  max_depth=cfg.spa_depth, top=15)
+            df.insert(0, "category", str(cat))
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _merge(ds, sav, risk, scen, mc) -> xr.Dataset:
+    full = ds.copy()
+    for name in ("best_origin", "savings", "savings_share"):
+        if name in sav:
+            full[f"savings_{name}" if not name.startswith("savings") else name] = sav[name]
+    for name, var in risk.data_vars.items():
+        full[f"labour_{name}"] = var
+    if scen is not None:
+        for name in ("footprint", "change", "total"):
+            if name in scen:
+                full[f"scenario_{name}"] = scen[name]
+    if mc is not None:
+        for name, var in mc.data_vars.items():
+            if "sample" not in var.dims:
+                full[f"mc_{name}"] = var
+    return full
+
+
+def _clean_for_zarr(ds: xr.Dataset) -> xr.Dataset:
+    """Object/unicode arrays as plain str, attrs JSON-safe: what Zarr v3 stores reliably."""
+    out = ds.copy()
+    for name in list(out.variables):
+        v = out[name]
+        if v.dtype == object or v.dtype.kind == "U":
+            out[name] = v.astype(str).astype(object)
+        if v.dtype == bool:
+            out[name] = v.astype(np.int8)
+    out.attrs = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in out.attrs.items()}
+    for name in out.variables:
+        out[name].attrs = {k: (v if isinstance(v, (int, float, str)) else str(v))
+                           for k, v in out[name].attrs.items()}
+    return out
