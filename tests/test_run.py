@@ -1,0 +1,135 @@
+"""``spendprint run`` end to end: outputs, numbers against the Python API, errors, the report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import spendprint as sp
+from spendprint.cli import main
+from spendprint.io.atomic import atomic_path
+from spendprint.procurement import demo_paths
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "small.zarr"
+    sp.synthetic_mrio(regions=8, sectors=60, seed=1).to_zarr(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_run(small_store, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "out"
+    assert main(["run", "--mrio", str(small_store), "--out", str(out), "--spa-top", "2"]) == 0
+    return out
+
+
+def test_run_writes_every_output(small_run):
+    names = {p.name for p in small_run.iterdir()}
+    assert {"categories.parquet", "categories.csv", "results.zarr", "report.html", "run.json"} <= names
+    assert not [n for n in names if n.startswith(".")], "temporary files left behind"
+    table = pd.read_parquet(small_run / "categories.parquet")
+    assert table.groupby("category").size().eq(5).all() and table["category"].nunique() == 80
+    assert {"footprint", "spend", "share", "rank", "savings_best_origin", "risk_hours"} <= set(table.columns)
+    csv = pd.read_csv(small_run / "categories.csv")
+    np.testing.assert_allclose(csv["footprint"].to_numpy(), table["footprint"].to_numpy(), rtol=1e-12)
+    ds = xr.open_zarr(small_run / "results.zarr", consolidated=False)
+    assert ds.sizes["category"] == 80 and "by_origin_region" in ds
+
+
+def test_run_numbers_equal_python_api_and_dense_reference(small_run, small_store):
+    mrio = sp.open_mrio(small_store)
+    ledger, conc = sp.demo_inputs()
+    demand = sp.procurement_demand(mrio, ledger, conc, buyer_region="NO")
+    L = np.linalg.inv(np.eye(mrio.n) - mrio.A)
+    ref = (mrio.S_all(["CO2e"]) @ L @ demand.values.reshape(mrio.n, -1))[0]
+    table = pd.read_parquet(small_run / "categories.parquet").query("stressor == 'CO2e'")
+    got = table.set_index("category")["footprint"].reindex([str(c) for c in demand["category"].values])
+    np.testing.assert_allclose(got.to_numpy(), ref, rtol=1e-9)
+    # the ranking is the ranking of the footprints
+    assert table.sort_values("rank")["footprint"].is_monotonic_decreasing
+
+
+def test_run_json_provenance(small_run, small_store):
+    prov = json.loads((small_run / "run.json").read_text())
+    assert prov["inputs"]["ledger"]["sha256"] == sp.provenance.sha256_path(demo_paths()["ledger"])
+    assert prov["inputs"]["mrio"]["sha256"] == sp.provenance.sha256_path(small_store)
+    assert prov["versions"]["numpy"] == np.__version__
+    assert prov["timings_s"]["total"] > 0 and prov["settings"]["buyer_region"] == "NO"
+    assert prov["model"]["solver"]["max_residual"] < 1e-10
+
+
+def test_report_has_charts_and_synthetic_banner(small_run):
+    text = (small_run / "report.html").read_text()
+    assert text.count("<svg") >= 7
+    for heading in ("Hotspots", "Pareto", "Spend share vs emission share", "Where the emissions happen",
+                    "Carbon-savings potential", "Labour-risk screen", "Scenarios",
+                    "Supply-chain paths"):
+        assert heading in text, heading
+    assert "SYNTHETIC WORLD" in text
+    # self-contained: nothing is loaded from elsewhere
+    for external in ('src="http', "src='http", 'href="http', "<link", "<script src", "@import"):
+        assert external not in text, external
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_report_renders_in_headless_chromium(small_run, tmp_path):
+    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+           "--dump-dom", (small_run / "report.html").as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    assert dom.count("<svg") >= 7 and "Labour-risk screen" in dom
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console
+
+
+def test_ledger_full_of_errors_exits_2_and_names_rows(small_store, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "category,amount,currency,year,supplier_country\n"
+        "Examination gloves,100,NOK,2023,Malaysia\n"
+        "Examination gloves,abc,NOK,2023,Malaysia\n"
+        "Unknown thing,5,NOK,2023,\n"
+        "Surgical instruments,-3,NOK,2023,\n"
+        "Bed linen and towels,10,XYZ,2023,\n"
+        "Bed linen and towels,10,NOK,1850,\n"
+        "Bed linen and towels,10,NOK,2023,Atlantis\n"
+    )
+    proc = subprocess.run([sys.executable, "-m", "spendprint", "run", "--mrio", str(small_store),
+                           "--ledger", str(bad), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    err = proc.stderr
+    assert "Traceback" not in err
+    for fragment in ("bad.csv", "row 3", "row 4", "row 5", "row 6", "row 7", "row 8", "amount",
+                     "currency", "year", "supplier_country"):
+        assert fragment in err, (fragment, err)
+    assert not (tmp_path / "o" / "report.html").exists()
+
+
+def test_unknown_stressor_is_a_user_error(small_store, tmp_path):
+    code = main(["run", "--mrio", str(small_store), "--out", str(tmp_path / "o"), "--stressor", "SO2",
+                 "--spa-top", "0"])
+    assert code == 2
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "result.parquet"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as p:
+        p.write_text("half")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old"
+    assert [q.name for q in tmp_path.iterdir()] == ["result.parquet"]
