@@ -15,9 +15,8 @@ app.add_typer(mrio_app, name="mrio")
 
 def load_mrio(path: Path):
     """Open a native store, or read EXIOBASE 3 (zip or folder) directly."""
-    from ..io.store import open_mrio
-
     from ..errors import InputFileError
+    from ..io.store import open_mrio
 
     p = Path(path)
     if not p.exists():
