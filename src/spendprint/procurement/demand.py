@@ -1,0 +1,254 @@
+"""From a ledger to final demand ``y`` (region, sector, category) at basic prices.
+
+Steps (symbols in :mod:`spendprint.procurement.prices`):
+
+1. validate ledger, concordance and prices against the MRIO (one :class:`LedgerError`);
+2. aggregate the ledger by (category, currency, year, supplier country, price basis) and convert
+   each total to MRIO money of the base year;
+3. split each category over its products with the concordance weights;
+4. purchaser -> basic prices: strip margins and product taxes; the margins become demand for the
+   margin products (``Prices.margin_sectors``) in the buyer region, taxes leave the model. Margin
+   products missing from the MRIO leave their share of the margin on the purchased product;
+5. origin of each product: the ledger's supplier_country, else the concordance's origin_region,
+   else the buyer region's import structure (:func:`origin_shares`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import LabelMismatchError, LedgerError
+from ..mrio import MRIO
+from .concordance import Concordance
+from .ledger import ROW_NOTE, Ledger, sort_problems
+from .prices import MARGINS, Prices, money_factor
+from .regions import map_regions
+
+#: Final-demand categories left out of the import structure (not purchases of the buyer).
+_EXCLUDED_FD = re.compile(r"inventor|valuables|export", re.IGNORECASE)
+
+
+def origin_shares(mrio: MRIO, buyer_region: str) -> np.ndarray:
+    """Share of each supplying region in the buyer region's purchases of each product.
+
+    ``s[r, p] = Y_b[r, p] / sum_r' Y_b[r', p]`` with ``Y_b`` the buyer region's final demand
+    (columns ``(buyer_region, f)`` of ``mrio.Y``, summed over its final-demand categories except
+    changes in inventories and valuables and exports; negative entries clipped to 0). A product
+    the buyer has no final demand for takes the buyer's intermediate use (``Z`` columns of the
+    buyer region); one with neither is taken as domestic.
+
+    Returns
+    -------
+    ndarray, shape (R, P)
+        Columns sum to 1 (dimensionless).
+    """
+    R, P = len(mrio.regions), len(mrio.sectors)
+    if buyer_region not in mrio.regions:
+        raise LabelMismatchError(f"buyer region {buyer_region!r} is not a region of the MRIO "
+                                 f"({', '.join(mrio.regions)})")
+    b = mrio.regions.index(buyer_region)
+    fd = np.zeros((R, P))
+    if mrio.Y is not None and mrio.fd_categories:
+        f = len(mrio.fd_categories)
+        keep = [i for i, c in enumerate(mrio.fd_categories) if not _EXCLUDED_FD.search(c)]
+        cols = [b * f + i for i in (keep or range(f))]
+        fd = np.clip(np.asarray(mrio.Y)[:, cols], 0.0, None).sum(axis=1).reshape(R, P)
+    tot = fd.sum(axis=0)
+    if (tot <= 0).any():
+        bcols = np.arange(b * P, (b + 1) * P)
+        A = mrio.A
+        inter = np.asarray(A[:, bcols] @ mrio.x[bcols]).reshape(R, P)
+        fd = np.where(tot[None, :] > 0, fd, inter)
+        tot = fd.sum(axis=0)
+    dom = np.zeros((R, P))
+    dom[b] = 1.0
+    return np.where(tot[None, :] > 0, fd / np.where(tot > 0, tot, 1.0)[None, :], dom)
+
+
+@dataclass
+class DemandBuild:
+    """Demand and spend bookkeeping per category (all money in the MRIO money unit, base year)."""
+
+    y: np.ndarray                 # (R, P, m) basic prices
+    categories: list[str]
+    spend_purchaser: np.ndarray   # (m,) converted ledger total (purchaser or basic as recorded)
+    taxes: np.ndarray             # (m,) product taxes stripped
+    margins: np.ndarray           # (m,) margins re-allocated to margin products
+    spend_original: np.ndarray    # (m,) ledger currency if single, else MRIO currency units
+    original_currency: str
+    attrs: dict = field(default_factory=dict)
+
+
+def _margin_targets(mrio: MRIO, prices: Prices) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """Per margin type: sector positions present in the MRIO, their weights (normalised), and the
+    fraction of the margin they cover (present weight / total weight)."""
+    pos = {s: i for i, s in enumerate(mrio.sectors)}
+    out = {}
+    ms = prices.margin_sectors
+    for g in MARGINS:
+        rows = ms[ms["margin"] == g]
+        total = float(rows["weight"].sum())
+        here = rows[rows["sector"].isin(pos)]
+        w = here["weight"].to_numpy(dtype=np.float64)
+        cover = float(w.sum() / total) if total > 0 else 0.0
+        idx = np.array([pos[s] for s in here["sector"]], dtype=np.int64)
+        out[g] = (idx, w / w.sum() if w.sum() > 0 else w, cover)
+    return out
+
+
+def build_demand(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices | None = None,
+                 buyer_region: str = "NO") -> DemandBuild:
+    """Compute the demand matrix and spend bookkeeping (see module docstring)."""
+    prices = prices or Prices.default()
+    if buyer_region not in mrio.regions:
+        raise LabelMismatchError(f"buyer region {buyer_region!r} is not a region of the MRIO "
+                                 f"({', '.join(mrio.regions)})")
+    problems = ledger.problems(concordance=concordance, prices=prices, mrio=mrio)
+    problems += concordance.problems(mrio)
+    if problems:
+        raise LedgerError(sort_problems(problems),
+                          f"{ledger.source} / {concordance.source} ({ROW_NOTE})")
+
+    R, P = len(mrio.regions), len(mrio.sectors)
+    unit, mcur = money_factor(mrio.meta.get("money_unit", "M EUR"))
+    base_year = mrio.meta.get("year")
+    agg = ledger.aggregate()
+    agg["value"] = agg["amount"].to_numpy() * prices.conversion_factors(
+        agg["currency"].to_numpy(), agg["year"].to_numpy(), mcur,
+        None if base_year is None else int(base_year), unit)
+
+    cats = [c for c in concordance.categories if c in set(agg["category"])]
+    m = len(cats)
+    cpos = {c: i for i, c in enumerate(cats)}
+    agg["c"] = agg["category"].map(cpos).astype(np.int64)
+    spend_purchaser = np.bincount(agg["c"], weights=agg["value"], minlength=m)
+    currencies = ledger.currencies
+    if len(currencies) == 1:
+        orig_cur = currencies[0]
+        spend_original = np.bincount(agg["c"], weights=agg["amount"], minlength=m)
+    else:
+        orig_cur = mcur
+        nominal = agg["amount"].to_numpy() * prices.conversion_factors(
+            agg["currency"].to_numpy(), agg["year"].to_numpy(), mcur, None, 1.0)
+        spend_original = np.bincount(agg["c"], weights=nominal, minlength=m)
+
+    # supplier country -> region
+    smap = map_regions(agg["supplier_country"].unique(), mrio.regions)
+    agg["supplier_region"] = agg["supplier_country"].map(lambda s: smap.get(s) or "")
+
+    # split over products
+    conc = concordance.frame.reset_index(drop=True)
+    omap = concordance.origin_mapping(mrio)
+    conc = conc.assign(conc_region=conc["origin_region"].map(lambda s: omap.get(s) or "" if s else ""))
+    rows = agg[["c", "category", "supplier_region", "price_basis", "value"]].merge(
+        conc[["category", "sector", "weight", "conc_region"]], on="category", how="inner")
+    rows["v"] = rows["value"] * rows["weight"]
+    spos = {s: i for i, s in enumerate(mrio.sectors)}
+    p_idx = rows["sector"].map(spos).to_numpy(dtype=np.int64)
+    c_idx = rows["c"].to_numpy(dtype=np.int64)
+    v = rows["v"].to_numpy(dtype=np.float64)
+
+    # purchaser -> basic prices
+    purch = (rows["price_basis"] == "purchaser").to_numpy()
+    used = sorted(set(rows["sector"]))
+    rates = prices.margin_rates(used).reindex(rows["sector"]).to_numpy()  # (rows, 4)
+    targets = _margin_targets(mrio, prices)
+    basic = v.copy()
+    taxes = np.zeros(m)
+    margin_total = np.zeros(m)
+    margin_by_type = {}
+    for j, g in enumerate(MARGINS):
+        idx, w, cover = targets[g]
+        amt = np.where(purch, v * rates[:, j] * cover, 0.0)
+        basic -= amt
+        margin_by_type[g] = np.bincount(c_idx, weights=amt, minlength=m)
+        margin_total += margin_by_type[g]
+    tax = np.where(purch, v * rates[:, 3], 0.0)
+    basic -= tax
+    taxes += np.bincount(c_idx, weights=tax, minlength=m)
+
+    # origin
+    y = np.zeros((R, P, m))
+    rpos = {r: i for i, r in enumerate(mrio.regions)}
+    fixed_region = np.where(rows["supplier_region"] != "", rows["supplier_region"], rows["conc_region"])
+    fixed = fixed_region != ""
+    if fixed.any():
+        r_idx = np.array([rpos[r] for r in fixed_region[fixed]], dtype=np.int64)
+        np.add.at(y, (r_idx, p_idx[fixed], c_idx[fixed]), basic[fixed])
+    if (~fixed).any():
+        B = np.zeros((P, m))
+        np.add.at(B, (p_idx[~fixed], c_idx[~fixed]), basic[~fixed])
+        y += origin_shares(mrio, buyer_region)[:, :, None] * B[None, :, :]
+    b = rpos[buyer_region]
+    for g in MARGINS:
+        idx, w, _ = targets[g]
+        if len(idx):
+            y[b, idx, :] += w[:, None] * margin_by_type[g][None, :]
+
+    missing = {g: round(1.0 - t[2], 6) for g, t in targets.items() if t[2] < 1.0}
+    attrs = {
+        "buyer_region": buyer_region, "money_unit": mrio.meta.get("money_unit", "M EUR"),
+        "currency": mcur, "base_year": -1 if base_year is None else int(base_year),
+        "price_basis": "basic", "prices_source": prices.source,
+        "ledger_source": ledger.source, "concordance_source": concordance.source,
+        "margins_kept_on_product": (
+            "; ".join(f"{g}: {frac:.0%} of the margin (margin product not in the MRIO)"
+                      for g, frac in missing.items()) or "none"),
+    }
+    return DemandBuild(y=y, categories=cats, spend_purchaser=spend_purchaser, taxes=taxes,
+                       margins=margin_total, spend_original=spend_original,
+                       original_currency=orig_cur, attrs=attrs)
+
+
+def demand_dataarray(mrio: MRIO, build: DemandBuild) -> xr.DataArray:
+    """Wrap a :class:`DemandBuild` as DataArray (region, sector, category)."""
+    return xr.DataArray(
+        build.y, dims=("region", "sector", "category"),
+        coords={"region": list(mrio.regions), "sector": list(mrio.sectors),
+                "category": build.categories},
+        name="demand", attrs={**build.attrs, "units": build.attrs["money_unit"]},
+    )
+
+
+def procurement_demand(mrio: MRIO, ledger: Ledger, concordance: Concordance,
+                       prices: Prices | None = None, buyer_region: str = "NO") -> xr.DataArray:
+    """Final demand of the ledger in the MRIO: ``y`` with dims (region, sector, category).
+
+    Parameters
+    ----------
+    mrio : MRIO
+        The model; its ``meta['currency']``, ``meta['year']`` and ``meta['money_unit']`` set the
+        target currency, base year and unit.
+    ledger, concordance : Ledger, Concordance
+        Spend and the category -> product map.
+    prices : Prices, optional
+        Exchange rates, price indices, margins and taxes (default :meth:`Prices.default`).
+    buyer_region : str
+        MRIO region of the buyer; margins are delivered there and default origins follow its
+        import structure (:func:`origin_shares`).
+
+    Returns
+    -------
+    xarray.DataArray
+        Demand in the MRIO money unit (e.g. M EUR) at basic prices of the MRIO base year;
+        categories in concordance order (those present in the ledger). Column sums equal the
+        converted ledger spend less product taxes (margins are re-allocated, not lost).
+
+    Raises
+    ------
+    LedgerError
+        Every problem of ledger and concordance against prices and MRIO, at once.
+    """
+    return demand_dataarray(mrio, build_demand(mrio, ledger, concordance, prices, buyer_region))
+
+
+def category_series(build: DemandBuild) -> pd.DataFrame:
+    """Spend bookkeeping per category as a DataFrame (for reports)."""
+    return pd.DataFrame({"spend_purchaser": build.spend_purchaser, "taxes": build.taxes,
+                         "margins": build.margins, "spend_original": build.spend_original},
+                        index=pd.Index(build.categories, name="category"))
