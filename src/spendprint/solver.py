@@ -117,10 +117,14 @@ class LeontiefSolver:
         B2 = np.asfortranarray(B[:, None] if vec else B)
         if B2.shape[0] != self.n:
             raise ValueError(f"right-hand side has {B2.shape[0]} rows, expected {self.n}")
+        # scale every column to max-norm 1: float32 neither under- nor overflows, whatever the units
+        colmax = np.abs(B2).max(axis=0) if B2.size else np.ones(B2.shape[1])
+        colscale = np.where(colmax > 0, colmax, 1.0)
+        B2 = B2 / colscale[None, :]
         X = self._lu_solve(B2, transpose)
         steps, rel = 0, 0.0
         if self.method == "dense" and B2.size:
-            scale = np.maximum(np.abs(B2).max(axis=0), np.finfo(float).tiny)
+            scale = np.where(colmax > 0, 1.0, np.finfo(float).tiny)
             while True:
                 R = self.residual(X, B2, transpose)
                 rel = float((np.abs(R).max(axis=0) / scale).max())
@@ -135,6 +139,7 @@ class LeontiefSolver:
                     return self._solve(B, transpose)
         self.stats["refinement_steps"] = steps
         self.stats["max_residual"] = rel
+        X = X * colscale[None, :]
         return X[:, 0] if vec else X
 
     def solve(self, B: np.ndarray) -> np.ndarray:

@@ -174,8 +174,8 @@ def synthetic_mrio(regions: int = 49, sectors: int = 200, seed: int = 0,
         share = np.divide(others, denom, out=np.zeros_like(others), where=denom > 0)  # (R, P)
         origin = (1.0 - dom[s])[None, :] * share                                       # (R, P)
         origin[s] = dom[s] + np.where(denom > 0, 0.0, 1.0 - dom[s])  # no exporter: all domestic
-        noise = rng.lognormal(0.0, 0.3, (R, P, P)).astype(np.float64)
-        W = recipe[None, :, :] * noise * origin[:, :, None]                           # (R, P_in, P_out)
+        noise = np.exp(0.3 * rng.standard_normal((R, P, P), dtype=np.float32))
+        W = (recipe[None, :, :] * origin[:, :, None]) * noise                         # (R, P_in, P_out)
         W = W.reshape(n, P)
         col = W.sum(axis=0)
         A[:, s * P:(s + 1) * P] = W * (c_tot[s] / np.where(col > 0, col, 1.0))[None, :]
