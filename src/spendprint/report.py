@@ -142,14 +142,44 @@ def chart_rank_probability(mc: pd.DataFrame, top: int = 20) -> str:
     return _svg(fig)
 
 
-def chart_paths(paths: pd.DataFrame, unit: str, top: int = 12) -> str:
-    d = paths.head(top)
-    fig, ax = _figure(9, 4.5)
-    ax.barh(range(len(d)), d["value"] / 1e6, color="#8e44ad")
-    ax.set_yticks(range(len(d)), [_short(str(lab), 70) for lab in d["label"]], fontsize=6)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"value (million {unit})")
-    ax.set_title("Top supply-chain paths")
+def chart_path_tree(tree: pd.DataFrame, unit: str, title: str) -> str:
+    """Tree of the largest supply-chain paths (from :func:`spendprint.spa.path_tree`).
+
+    Stage 0 (the product bought) on the left, its suppliers to the right; line width is the value
+    flowing through a node.
+    """
+    kids: dict[str, list[str]] = {}
+    for _, r in tree.iterrows():
+        kids.setdefault(str(r["parent"]), []).append(str(r["id"]))
+    info = tree.set_index("id")
+    order: list[str] = []
+
+    def visit(node: str) -> None:
+        order.append(node)
+        for child in sorted(kids.get(node, []), key=lambda c: -float(info.loc[c, "value"])):
+            visit(child)
+
+    for root in sorted(kids.get("", []), key=lambda c: -float(info.loc[c, "value"])):
+        visit(root)
+    ypos = {node: i for i, node in enumerate(order)}
+    vmax = float(tree["value"].max()) or 1.0
+    fig, ax = _figure(9, max(2.5, 0.28 * len(order) + 1))
+    for node in order:
+        st, y = int(info.loc[node, "stage"]), ypos[node]
+        parent = str(info.loc[node, "parent"])
+        if parent:
+            ax.plot([st - 1 + 0.05, st - 1 + 0.05, st], [ypos[parent], y, y], color="#8e44ad",
+                    lw=0.5 + 5 * float(info.loc[node, "value"]) / vmax, alpha=0.7, solid_capstyle="butt")
+        ax.text(st + 0.05, y, f"{_short(str(info.loc[node, 'label']), 34)}  "
+                f"{float(info.loc[node, 'value']) / 1e6:,.3g}", va="center", fontsize=6.5)
+    depth = int(tree["stage"].max()) if len(tree) else 0
+    ax.set_xlim(-0.1, depth + 1.6)
+    ax.set_ylim(len(order), -1)
+    ax.set_xticks(range(depth + 1), ["bought"] + [f"tier {t}" for t in range(1, depth + 1)])
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(f"{title} (values in million {unit})")
     return _svg(fig)
 
 

@@ -22,20 +22,6 @@ def _per_category(ds: xr.Dataset, stressor: str) -> pd.DataFrame:
     }, index=[str(c) for c in d["category"].values])
 
 
-def _path_labels(paths: pd.DataFrame) -> pd.Series:
-    stages = sorted({int(c.split("_")[1]) for c in paths.columns
-                     if c.startswith("region_") and c.split("_")[1].isdigit()})
-    labels = []
-    for _, row in paths.iterrows():
-        chain = []
-        for k in stages:
-            r, s = row.get(f"region_{k}"), row.get(f"sector_{k}")
-            if isinstance(r, str) and r:
-                chain.append(f"{r}/{rp._short(str(s), 22)}")
-        labels.append(" ← ".join(chain))
-    return pd.Series(labels, index=paths.index)
-
-
 def build_report(mrio: MRIO, ds: xr.Dataset, sav: xr.Dataset, risk: xr.Dataset,
                  scen: xr.Dataset | None, mc: xr.Dataset | None, paths: pd.DataFrame | None, *,
                  stressor: str, buyer_region: str, timings: dict[str, float]) -> str:
@@ -118,12 +104,14 @@ def build_report(mrio: MRIO, ds: xr.Dataset, sav: xr.Dataset, risk: xr.Dataset,
                              "among the 5 or 10 largest.")
             + rp.table_block(mcdf.sort_values("mean", ascending=False).head(15))))
     if paths is not None and len(paths):
+        from .spa import path_tree
+
         body = ""
         for c, grp in paths.groupby("category", sort=False):
-            g = grp.sort_values("value", ascending=False).head(10).copy()
-            g["label"] = _path_labels(g)
-            body += rp.chart_block(rp.chart_paths(g, unit), f"{c}: top supply-chain paths "
-                                   "(final product ← its suppliers ← ...).")
+            tree = path_tree(grp, top=12)
+            body += rp.chart_block(rp.chart_path_tree(tree, unit, str(c)),
+                                   f"{c}: the largest supply-chain paths; a line's width is the "
+                                   "footprint that flows through it.")
         sections.append(("Supply-chain paths of the hotspots", body))
 
     synthetic = str(mrio.meta.get("source")) == "synthetic"

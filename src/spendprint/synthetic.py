@@ -128,6 +128,22 @@ def _product_profile(names: list[str]) -> tuple[np.ndarray, ...]:
     return co2, ch4, n2o, hours, trade
 
 
+def _affinity(names: list[str]) -> np.ndarray:
+    """Input affinity (P_in x P_out): products use their own group's products and common inputs
+    (energy, trade, transport, business services) more, and food rarely outside food and care."""
+    groups = exio3_products().set_index("name")["group"].reindex(names).fillna("Other").to_numpy()
+    common = np.array([bool(re.search(r"^Electricity|trade|transport|Post and tele|Financial|"
+                                      r"business services|Real estate|Computer|Chemicals nec|"
+                                      r"Gas/Diesel", nm, re.IGNORECASE)) for nm in names])
+    food_users = (groups == "Food") | np.array(
+        [bool(re.search(r"Hotel|Health|Food|Beverages|Cattle|Pigs|Poultry", nm)) for nm in names])
+    aff = np.ones((len(names), len(names)))
+    aff[groups[:, None] == groups[None, :]] *= 5.0
+    aff[common, :] *= 3.0
+    aff[np.ix_(groups == "Food", ~food_users)] *= 0.02
+    return aff
+
+
 def synthetic_mrio(regions: int = 49, sectors: int = 200, seed: int = 0,
                    sector_priority: list[str] | None = None) -> MRIO:
     """A deterministic synthetic EE-MRIO with EXIOBASE 3 labels (``meta['source'] = 'synthetic'``).
@@ -156,7 +172,7 @@ def synthetic_mrio(regions: int = 49, sectors: int = 200, seed: int = 0,
     co2, ch4, n2o, hours, trade = _product_profile(sec)
 
     # recipe of inputs shared by all regions: heavy-tailed, about 55 % of product pairs used
-    recipe = rng.lognormal(0.0, 1.5, (P, P)) * (rng.random((P, P)) < 0.55)
+    recipe = rng.lognormal(0.0, 1.5, (P, P)) * (rng.random((P, P)) < 0.55) * _affinity(sec)
     recipe[np.diag_indices(P)] = np.maximum(recipe[np.diag_indices(P)], 1.0)
     active = rng.random((R, P)) < 0.65                       # does region r export product i?
     strength = rng.lognormal(0.0, 1.2, (R, P)) * active

@@ -57,6 +57,6 @@ def run(
     console.print(f"\nTop 10 categories by {stressor}:")
     for _, row in table.iterrows():
         console.print(f"  {int(row['rank']):>2}. {row['category']:<55} {row['footprint'] / 1e6:>10.2f} "
-                      f"million {row['unit']}  ({100 * row['share']:.1f} %)", highlight=False)
+                      f"million {row['unit']}  ({100 * row['share']:.1f} %)", highlight=False, soft_wrap=True)
     console.print(f"\nwrote {res.out}/report.html, categories.parquet, categories.csv, results.zarr, "
                   f"run.json in {time.perf_counter() - t0:.1f} s")
