@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
+from scipy.linalg import blas
 
 from .errors import LabelMismatchError, ValidationError
 from .mrio import MRIO
@@ -105,8 +106,9 @@ def as_demand(mrio: MRIO, y: xr.DataArray | np.ndarray) -> xr.DataArray:
 def _footprint_block(solver, S: np.ndarray, y2: np.ndarray, by_origin: bool):
     """Core maths on a block of demand columns: y2 (n, m) -> totals (k, m) etc."""
     xy = solver.solve(y2)  # (n, m): output needed in every sector, x_y = L y
-    total = S @ xy
-    direct = S @ y2
+    # scipy's BLAS, as in the solver: mixing numpy's and scipy's OpenBLAS pools is slow on few cores
+    total = blas.dgemm(1.0, S, xy)
+    direct = blas.dgemm(1.0, S, y2)
     if by_origin:
         return total, direct, S[:, :, None] * xy[None, :, :]
     return total, direct, None
