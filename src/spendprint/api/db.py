@@ -39,19 +39,24 @@ CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created);
 def init_db(path: Path) -> None:
     """Create the tables if needed and switch the file to WAL (readers never block the writer)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with connect(path) as con:
+    con = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+    try:
+        con.execute("PRAGMA busy_timeout=30000")
         con.execute("PRAGMA journal_mode=WAL")
         con.executescript(SCHEMA)
+    finally:
+        con.close()
 
 
 @contextlib.contextmanager
-def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """A short-lived connection, committed on success, rolled back on error, always closed."""
+def connect(path: Path, write: bool = True) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection in one transaction (``BEGIN IMMEDIATE`` when it will write),
+    committed on success, rolled back on error, always closed."""
     con = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
     con.row_factory = sqlite3.Row
     try:
         con.execute("PRAGMA busy_timeout=30000")
-        con.execute("BEGIN IMMEDIATE")
+        con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         yield con
         con.execute("COMMIT")
     except BaseException:

@@ -1,0 +1,149 @@
+"""Request parts -> procurement objects (Ledger, Concordance, Prices); validation is the library's.
+
+Named concordances and prices are read once and cached by (path, modification time).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..errors import InputFileError
+from .errors import LimitExceeded
+from .models import ConcordanceRow, LedgerRow, PriceTables, ProcurementInputs
+
+if TYPE_CHECKING:
+    from .app import AppState
+
+_cache: dict[tuple[str, str, float], Any] = {}
+_cache_lock = threading.Lock()
+
+
+def _cached(kind: str, path: Path | None, load):
+    stamp = path.stat().st_mtime if path is not None else 0.0
+    key = (kind, str(path), stamp)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    value = load()
+    with _cache_lock:
+        if len(_cache) > 64:
+            _cache.clear()
+        _cache[key] = value
+    return value
+
+
+@functools.lru_cache(maxsize=1)
+def _demo_concordance():
+    try:
+        from ..procurement import demo_inputs
+    except ImportError:  # the procurement layer without its demo: the shipped concordance file
+        from importlib import resources
+
+        from ..procurement import Concordance
+
+        with resources.as_file(resources.files("spendprint.data") / "demo_concordance.csv") as p:
+            return Concordance.read(p)
+    return demo_inputs()[1]
+
+
+@functools.lru_cache(maxsize=1)
+def default_prices():
+    from ..procurement import Prices
+
+    return Prices.default()
+
+
+def load_concordance(state: AppState, name: str):
+    """The concordance ``name`` from ``<data-dir>/concordances`` (or the built-in ``demo``)."""
+    from ..procurement import Concordance
+
+    path = state.concordances.path(name)
+    if path is None:
+        return _demo_concordance()
+    return _cached("concordance", path, lambda: Concordance.read(path))
+
+
+def concordance_from(state: AppState, spec: str | list[ConcordanceRow]):
+    """A named concordance, or inline rows; validated inline concordances are cached by content
+    (clients tend to send the same concordance with every ledger)."""
+    if isinstance(spec, str):
+        return load_concordance(state, spec)
+    rows = tuple((r.category, r.sector, r.weight, r.origin_region or "") for r in spec)
+    return _inline_concordance(rows)
+
+
+@functools.lru_cache(maxsize=32)
+def _inline_concordance(rows: tuple[tuple[str, str, float, str], ...]):
+    from ..procurement import Concordance
+
+    df = pd.DataFrame(list(rows), columns=["category", "sector", "weight", "origin_region"])
+    return Concordance.from_frame(df, source="request concordance")
+
+
+def prices_from(state: AppState, spec: str | PriceTables | None):
+    """``None`` (the library's defaults), a named base, or a base with inline overrides."""
+    from ..procurement import Prices
+
+    if spec is None:
+        return default_prices()
+    name = spec if isinstance(spec, str) else spec.name
+    path = state.prices.path(name)
+    base = default_prices() if path is None else _cached(
+        "prices", path, lambda: Prices.read(path, base=default_prices()))
+    if isinstance(spec, str):
+        return base
+    tables = {k: pd.DataFrame(v) for k in ("rates", "index", "margins", "margin_sectors")
+              if (v := getattr(spec, k)) is not None}
+    if not tables:
+        return base
+    return base.override(**tables, source="request price tables")
+
+
+def check_rows(state: AppState, n: int) -> None:
+    limit = state.settings.max_ledger_rows
+    if n > limit:
+        raise LimitExceeded(413, "max_ledger_rows", limit, n, "the number of ledger rows")
+
+
+def ledger_from_rows(state: AppState, rows: list[LedgerRow]):
+    from ..procurement import Ledger
+
+    check_rows(state, len(rows))
+    df = pd.DataFrame([r.model_dump() for r in rows], columns=list(LedgerRow.model_fields))
+    for col in ("supplier_country", "price_basis", "description"):
+        df[col] = df[col].fillna("")
+    return Ledger.from_frame(df, source="request ledger")
+
+
+def ledger_from_csv(state: AppState, data: bytes, filename: str = "ledger.csv"):
+    """A ledger from an uploaded CSV file (header row; columns as for ``Ledger.read``)."""
+    from ..procurement import Ledger
+
+    if not data.strip():
+        raise InputFileError(filename, "the uploaded ledger is empty")
+    try:
+        text = data.decode("utf-8-sig")
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+        raise InputFileError(filename, f"cannot read as CSV: {exc}") from exc
+    check_rows(state, len(df))
+    return Ledger.from_frame(df, source=filename)
+
+
+def ledger_rows_of(ledger) -> list[dict[str, Any]]:
+    """A ledger as JSON-able rows (what a job stores to re-read it on resume)."""
+    frame = ledger.frame.reset_index(drop=True)
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame.astype(object).to_dict(orient="records")]
+
+
+def resolve(state: AppState, req: ProcurementInputs):
+    """(ledger, concordance, prices) of a request, all validated by the library."""
+    ledger = ledger_from_rows(state, req.ledger)
+    return ledger, concordance_from(state, req.concordance), prices_from(state, req.prices)

@@ -1,0 +1,165 @@
+"""Routes of Monte Carlo jobs: submit, list, status, result, cancel (see :mod:`.jobs`)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Response
+
+from .auth import KeyInfo
+from .errors import ApiError, LimitExceeded
+from .inputs import ledger_rows_of, resolve
+from .jobs import ACTIVE, JobManager, JobStore, job_dir
+from .models import JobList, JobRequest, JobStatus
+from .tables import Format, long_table, negotiate, records, table_response
+
+if TYPE_CHECKING:
+    from .app import AppState
+
+
+def _status(row: dict[str, Any]) -> JobStatus:
+    base = f"/jobs/{row['id']}"
+    return JobStatus(**{k: row[k] for k in ("id", "kind", "model", "status", "progress", "message",
+                                            "error", "attempts", "created", "started", "finished")},
+                     links={"self": base, "result": f"{base}/result"})
+
+
+def _frame_rows(df) -> list[dict[str, Any]]:
+    return records(df.reset_index(drop=True))
+
+
+def snapshot(state: AppState, req: JobRequest) -> dict[str, Any]:
+    """Validate the job's inputs against the model now (422 at submission, not a failed job later)
+    and freeze them, so that a resumed job computes from exactly what was submitted."""
+    from ..procurement import procurement_demand
+    from .worker import payloads, uncertainty_from
+
+    kinds = payloads()
+    if req.kind not in kinds:
+        raise ApiError(422, "invalid_input", f"job kind {req.kind!r} is not available in this "
+                                             f"server (available: {sorted(kinds)})")
+    ledger, concordance, prices = resolve(state, req)
+    with state.computing():
+        mrio = state.models.get(req.model)
+        procurement_demand(mrio, ledger, concordance, prices=prices, buyer_region=req.buyer_region)
+    if req.stressors:
+        mrio.indicator_positions(list(req.stressors))
+    if req.kind == "monte_carlo":
+        uncertainty_from(req.uncertainty)  # raises on bad parameters
+    return {
+        "ledger": ledger_rows_of(ledger),
+        "concordance": _frame_rows(concordance.frame),
+        "prices": {k: _frame_rows(getattr(prices, k))
+                   for k in ("rates", "index", "margins", "margin_sectors")},
+        "buyer_region": req.buyer_region,
+        "stressors": list(req.stressors) if req.stressors else None,
+        "samples": req.samples, "seed": req.seed, "chunk_size": req.chunk_size,
+        "uncertainty": req.uncertainty or {},
+    }
+
+
+#: Monte Carlo samples of a job that does not say.
+DEFAULT_SAMPLES = 1000
+
+ResultFormatQ = Annotated[Format | None, Query(description="json: summaries; csv or parquet: the "
+                                                           "samples.")]
+AcceptH = Annotated[str | None, Header(include_in_schema=False)]
+
+
+def install(app: FastAPI, state: AppState, require_key) -> None:
+    settings = state.settings
+    store = JobStore(settings.db_path)
+    manager = JobManager(store, settings.data_dir, settings.jobs_dir, workers=settings.job_workers,
+                         threads=settings.job_threads)
+    state.jobs = manager
+    writer = Depends(require_key)
+
+    def own(job_id: str, key: KeyInfo) -> dict[str, Any]:
+        job_dir(settings.jobs_dir, job_id)  # validates the id
+        row = store.get(job_id)
+        if row is None or row["key_id"] != key.id:
+            raise ApiError(404, "not_found", f"no job {job_id!r} for this API key")
+        return row
+
+    @app.post("/jobs", response_model=JobStatus, status_code=202, tags=["jobs"])
+    def submit_job(body: JobRequest, response: Response, key: KeyInfo = writer) -> JobStatus:
+        """Submit a Monte Carlo job; returns its id at once (202). Poll ``GET /jobs/{id}``."""
+        if body.kind == "monte_carlo":
+            body.samples = body.samples or DEFAULT_SAMPLES
+            if body.samples > settings.max_samples:
+                raise LimitExceeded(422, "max_samples", settings.max_samples, body.samples,
+                                    "the number of samples")
+        active = [j for j in store.list(key.id, limit=1000) if j["status"] in ACTIVE]
+        if len(active) >= settings.max_jobs_per_key:  # cheap early refusal; submit re-checks
+            raise LimitExceeded(429, "max_jobs_per_key", settings.max_jobs_per_key,
+                                len(active) + 1, "the number of queued and running jobs of this "
+                                                 "API key")
+        state.models.path(body.model)
+        spec = snapshot(state, body)
+        row = store.submit(key.id, body.kind, body.model, spec, settings.max_jobs_per_key)
+        manager.wake()
+        response.headers["Location"] = f"/jobs/{row['id']}"
+        return _status(row)
+
+    @app.get("/jobs", response_model=JobList, tags=["jobs"])
+    def list_jobs(key: KeyInfo = writer) -> JobList:
+        """The latest 100 jobs of this API key, newest first."""
+        return JobList(jobs=[_status(r) for r in store.list(key.id)])
+
+    @app.get("/jobs/{job_id}", response_model=JobStatus, tags=["jobs"])
+    def get_job(job_id: str, key: KeyInfo = writer) -> JobStatus:
+        """Status and progress (0-1) of a job."""
+        return _status(own(job_id, key))
+
+    @app.delete("/jobs/{job_id}", response_model=JobStatus, tags=["jobs"])
+    def cancel_job(job_id: str, key: KeyInfo = writer) -> JobStatus:
+        """Cancel a queued or running job (409 if it has already finished)."""
+        row = own(job_id, key)
+        previous = store.cancel(job_id)
+        if previous not in ACTIVE:
+            raise ApiError(409, "conflict", f"job {job_id} has already finished ({previous})",
+                           job_status=previous)
+        manager.cancel(job_id)
+        return _status(store.get(job_id) or row)
+
+    @app.get("/jobs/{job_id}/result", tags=["jobs"],
+             responses={200: {"content": {"application/json": {}, "text/csv": {},
+                                          "application/vnd.apache.parquet": {}}}})
+    def job_result(job_id: str, format: ResultFormatQ = None, accept: AcceptH = None,
+                   key: KeyInfo = writer):
+        """Results of a finished job.
+
+        JSON: the summaries (every variable without a ``sample`` dim) in
+        ``xarray.Dataset.to_dict`` form (``xr.Dataset.from_dict`` rebuilds them). CSV/Parquet:
+        the per-sample footprints as a long table (the summaries when the job has no samples).
+        """
+        row = own(job_id, key)
+        if row["status"] != "done":
+            raise ApiError(409, "conflict", f"job {job_id} is {row['status']}"
+                           + (f": {row['error']}" if row.get("error") else "")
+                           + ("" if row["status"] in ("failed", "cancelled") else
+                              f" (progress {row['progress']:.0%}); poll GET /jobs/{job_id}"),
+                           job_status=row["status"])
+        wdir = job_dir(settings.jobs_dir, job_id)
+        if not (wdir / "summary.json").is_file():
+            raise ApiError(404, "not_found", f"the result files of job {job_id} are missing from "
+                                             "the data directory")
+        fmt = negotiate(format, accept)
+        if fmt is Format.json:
+            summary = (wdir / "summary.json").read_bytes()
+            head = json.dumps({"id": job_id, "kind": row["kind"], "model": row["model"]})[:-1]
+            return Response(content=head.encode() + b',"summary":' + summary + b"}",
+                            media_type="application/json")
+        samples = wdir / "samples.parquet"
+        if samples.exists():
+            import pandas as pd
+
+            df = pd.read_parquet(io.BytesIO(samples.read_bytes()))
+        else:
+            import xarray as xr
+
+            ds = xr.Dataset.from_dict(json.loads((wdir / "summary.json").read_text()))
+            df = long_table(ds, tuple(ds.dims))
+        return table_response(df, fmt, filename=f"job-{job_id}")
