@@ -80,7 +80,7 @@ def test_footprint_linear_additive_and_balanced(n, seed, m_cols):
 
 
 def test_sparse_and_dense_paths_agree(small_mrio):
-    A = small_mrio.dense_A()
+    A = small_mrio.dense_A().copy()
     A[A < np.quantile(A[A > 0], 0.7)] = 0.0  # make it sparse (about 10 % nonzero)
     dense = LeontiefSolver(A, method="dense")
     sparse = LeontiefSolver(sps.csr_array(A), method="sparse")

@@ -5,6 +5,7 @@ Symbols as in :mod:`spendprint.mrio`; ``L = (I - A)^-1`` is never formed unless 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,16 +43,34 @@ def multipliers(mrio: MRIO, stressors: str | Sequence[str] | None = None) -> xr.
         Stressor per unit of final demand (e.g. kg CO2e per M EUR); attrs ``units`` per stressor.
     """
     names = _indicators(mrio, stressors)
-    S = mrio.S_all(names)
-    MT = mrio.solver.solve_transpose(S.T)
     R, P = len(mrio.regions), len(mrio.sectors)
-    M = MT.T.reshape(len(names), R, P)
+    M = multiplier_matrix(mrio, names).reshape(len(names), R, P)
     return xr.DataArray(
         M, dims=("stressor", *CORE_DIMS),
         coords={"stressor": names, "region": list(mrio.regions), "sector": list(mrio.sectors),
                 "unit": ("stressor", [f"{u} / {mrio.meta['money_unit']}" for u in _units(mrio, names)])},
         name="multiplier",
     )
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def multiplier_matrix(mrio: MRIO, names: list[str]) -> np.ndarray:
+    """Rows of ``M = S (I - A)^-1`` (len(names) x n) from the adjoint solve, cached on the model.
+
+    Rows not yet cached are solved together in one call of ``solve_transpose``; later calls (the
+    HTTP API, repeated footprints) reuse them, so a footprint without origin breakdown is one
+    matrix product ``M y``.
+    """
+    cache: dict[str, np.ndarray] = mrio.__dict__.setdefault("_multiplier_rows", {})
+    with _CACHE_LOCK:
+        todo = [nm for nm in dict.fromkeys(names) if nm not in cache]
+        if todo:
+            MT = mrio.solver.solve_transpose(mrio.S_all(todo).T)
+            for i, nm in enumerate(todo):
+                cache[nm] = np.ascontiguousarray(MT[:, i])
+        return np.vstack([cache[nm] for nm in names])
 
 
 def leontief(mrio: MRIO) -> xr.DataArray:
@@ -103,8 +122,15 @@ def as_demand(mrio: MRIO, y: xr.DataArray | np.ndarray) -> xr.DataArray:
     return y.assign_coords(coords)
 
 
-def _footprint_block(solver, S: np.ndarray, y2: np.ndarray, by_origin: bool):
-    """Core maths on a block of demand columns: y2 (n, m) -> totals (k, m) etc."""
+def _footprint_block(solver, S: np.ndarray, y2: np.ndarray, by_origin: bool,
+                     M: np.ndarray | None = None):
+    """Core maths on a block of demand columns: y2 (n, m) -> totals (k, m) etc.
+
+    With the multipliers ``M`` at hand and no origin breakdown wanted, the total is ``M y``; else
+    ``S x_y`` with ``x_y = (I - A)^-1 y`` from one multi-column solve.
+    """
+    if M is not None and not by_origin:
+        return blas.dgemm(1.0, M, y2), blas.dgemm(1.0, S, y2), None
     xy = solver.solve(y2)  # (n, m): output needed in every sector, x_y = L y
     # scipy's BLAS, as in the solver: mixing numpy's and scipy's OpenBLAS pools is slow on few cores
     total = blas.dgemm(1.0, S, xy)
@@ -139,6 +165,8 @@ def footprint(mrio: MRIO, y: xr.DataArray | np.ndarray, stressors: str | Sequenc
     ya = as_demand(mrio, y)
     solver = mrio.solver
     R, P, k = len(mrio.regions), len(mrio.sectors), len(names)
+    # without origin breakdown, M y needs only k adjoint solves (cached) instead of m solves
+    M = multiplier_matrix(mrio, names) if not by_origin else None
     extra = [d for d in ya.dims if d not in CORE_DIMS]
     ya = ya.transpose(*extra, *CORE_DIMS)
 
@@ -146,7 +174,7 @@ def footprint(mrio: MRIO, y: xr.DataArray | np.ndarray, stressors: str | Sequenc
         lead = arr.shape[:-2]
         m = int(np.prod(lead)) if lead else 1
         y2 = np.ascontiguousarray(arr.reshape(m, R * P).T, dtype=np.float64)
-        total, direct, orig = _footprint_block(solver, S, y2, by_origin)
+        total, direct, orig = _footprint_block(solver, S, y2, by_origin, M)
         outs = [total.T.reshape(*lead, k), direct.T.reshape(*lead, k)]
         if by_origin:
             outs.append(np.moveaxis(orig, -1, 0).reshape(*lead, k, R, P))

@@ -63,6 +63,14 @@ class MRIO:
                      "impacts", "impact_units"):
             object.__setattr__(self, name, tuple(str(v) for v in getattr(self, name)))
         object.__setattr__(self, "meta", {**META_DEFAULTS, **dict(self.meta)})
+        for name in ("A", "x", "S", "Y", "F_Y", "C"):  # immutable container: arrays are read-only
+            arr = getattr(self, name)
+            if isinstance(arr, np.ndarray) and arr.flags.writeable:
+                arr = np.asarray(arr)
+                if arr.base is not None or arr.flags.owndata:
+                    arr = arr.view()
+                arr.flags.writeable = False
+                object.__setattr__(self, name, arr)
 
     # ---- sizes and labels -------------------------------------------------------------------
     @property

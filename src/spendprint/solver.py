@@ -10,6 +10,8 @@ Sparse path: SuperLU (:func:`scipy.sparse.linalg.splu`) of (I - A) in CSC form.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
@@ -48,6 +50,13 @@ class LeontiefSolver:
     ----------
     stats : dict
         ``refinement_steps`` (last solve), ``max_residual`` (last solve), ``fallbacks``.
+
+    Notes
+    -----
+    Solves may run from several threads (LAPACK ``getrs`` reads the factors only); the float64
+    fallback swaps the factors under a lock. OpenBLAS must not run multi-threaded BLAS calls from
+    several Python threads at once on some builds: callers that serve concurrent requests
+    serialise BLAS work (the HTTP API does).
     """
 
     def __init__(self, A, method: str = "auto", precision: str = "mixed", tol: float = 1e-13,
@@ -58,6 +67,7 @@ class LeontiefSolver:
         self.tol = tol
         self.max_refine = max_refine
         self.stats: dict[str, float] = {"refinement_steps": 0, "max_residual": 0.0, "fallbacks": 0}
+        self._lock = threading.Lock()
         if self.method == "sparse":
             As = sps.csc_array(A, dtype=np.float64)
             self._A = sps.csr_array(As)
@@ -133,10 +143,11 @@ class LeontiefSolver:
                 X = X + self._lu_solve(R, transpose)
                 steps += 1
             if rel > max(self.tol * 1e3, 1e-10):
-                if self._lu_dtype == np.float32:  # refinement stalled: fall back to float64 LU
-                    self.stats["fallbacks"] += 1
-                    self._factorise(np.float64)
-                    return self._solve(B, transpose)
+                with self._lock:  # refinement stalled: fall back to a float64 LU, once
+                    if self._lu_dtype == np.float32:
+                        self.stats["fallbacks"] += 1
+                        self._factorise(np.float64)
+                return self._solve(B, transpose)
         self.stats["refinement_steps"] = steps
         self.stats["max_residual"] = rel
         X = X * colscale[None, :]
