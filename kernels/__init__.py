@@ -1,1 +1,33 @@
-"""Numba kernels of spendprint: plain loops over contiguous arrays (numpy + numba only)."""
+"""Numba kernels of spendprint: plain loops over contiguous arrays (numpy + numba only).
+
+* :mod:`spendprint.kernels.random`: counter-based random stream (SplitMix64 of
+  (seed, domain, sample, element)), exact inverse normal (AS241), gamma variates.
+* :mod:`spendprint.kernels.perturb`: lognormal perturbation of A (dense and CSR), materialised
+  or fused with the matrix products of the Monte Carlo solver.
+
+Kernels compile lazily on first call (nothing happens at import).
+"""
+
+from __future__ import annotations
+
+from .perturb import (
+    csr_matmat,
+    csr_perturb_matmat,
+    dense_perturb_matmat,
+    lognormal_factors,
+    perturb_csr,
+    perturb_dense,
+)
+from .random import (
+    fill_gamma_log,
+    fill_ndtri,
+    fill_std_normal,
+    fill_uniform,
+    stream_key,
+)
+
+__all__ = [
+    "csr_matmat", "csr_perturb_matmat", "dense_perturb_matmat", "fill_gamma_log", "fill_ndtri",
+    "fill_std_normal", "fill_uniform", "lognormal_factors", "perturb_csr", "perturb_dense",
+    "stream_key",
+]

@@ -1,0 +1,277 @@
+"""Counter-based random numbers: a pure function of (seed, stream, sample, element).
+
+Nothing here advances a state. A *key* is derived once per (seed, domain, sample) with
+:func:`stream_key`; the ``e``-th variate of that stream is ``mix64(key + e * GOLDEN)``, i.e. the
+``e``-th output of SplitMix64 (Steele, Lea & Flood 2014) started at ``key``. Any element of any
+sample can therefore be regenerated anywhere, in any order, on any worker.
+
+* :func:`uniform` maps the top 53 bits ``k`` to ``(k + 1/2) 2^-53``, in the open interval (0, 1).
+* :func:`std_normal` is the exact inverse normal CDF of that uniform, Wichura's algorithm AS241
+  (PPND16, relative accuracy about 1e-16). Its central branch (``|p - 1/2| <= 0.425``, 85 % of the
+  draws) is a rational function with no logarithm; the tails use one ``log`` and one ``sqrt``. The
+  tail probability ``min(p, 1 - p)`` is formed from the integer, so both tails are resolved to
+  ``2^-53`` (``|z| <= 8.3``).
+* :func:`gamma_log` draws ``log G`` for ``G ~ Gamma(shape, 1)`` by Marsaglia & Tsang (2000) with
+  the counter extended by the attempt number, and the ``U^(1/a)`` boost for ``a < 1`` done in logs
+  so that tiny shapes do not underflow.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_TWO53M1 = np.int64((1 << 53) - 1)
+_HALF53 = np.int64(1 << 52)
+_INV53 = 1.0 / 9007199254740992.0  # 2^-53
+
+#: Stream domains: disjoint random streams for the different uncertain inputs.
+DOMAIN_A = 1
+DOMAIN_A_BLOCK = 2
+DOMAIN_S = 3
+DOMAIN_S_BLOCK = 4
+DOMAIN_SPEND = 5
+DOMAIN_DIRICHLET = 6
+
+_jit = nb.njit(cache=False, nogil=True)
+
+
+@_jit
+def mix64(z):
+    """SplitMix64 finaliser (a bijection of uint64 with full avalanche)."""
+    z = np.uint64(z)
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@nb.njit(cache=False, nogil=True)
+def stream_key_jit(seed, domain, sample):
+    """Key of the random stream of one (seed, domain, sample); all arguments non-negative ints."""
+    k = mix64(np.uint64(seed) * GOLDEN + np.uint64(0x632BE59BD9B4E019))
+    k = mix64(k ^ (np.uint64(domain) * _M1))
+    return mix64(k + np.uint64(sample) * GOLDEN)
+
+
+def stream_key(seed: int, domain: int, sample: int) -> np.uint64:
+    """Key of the random stream of one (seed, domain, sample), as ``numpy.uint64``.
+
+    ``key = mix64(mix64(mix64(seed G + c) ^ domain M1) + sample G)`` with G the golden-ratio
+    increment of SplitMix64; all arguments are non-negative integers.
+    """
+    return np.uint64(stream_key_jit(int(seed), int(domain), int(sample)))
+
+
+@_jit
+def bits(key, element):
+    """The ``element``-th 64-bit output of the stream ``key``."""
+    return mix64(np.uint64(key) + np.uint64(element) * GOLDEN)
+
+
+@_jit
+def uniform(key, element):
+    """Uniform variate in (0, 1): ``((bits >> 11) + 1/2) 2^-53``."""
+    return (np.float64(bits(key, element) >> _S11) + 0.5) * _INV53
+
+
+@nb.njit(cache=False, nogil=True, error_model="numpy")
+def _ppnd16_central(q):
+    r = 0.180625 - q * q
+    num = (((((((2509.0809287301226727 * r + 33430.575583588128105) * r
+                + 67265.770927008700853) * r + 45921.953931549871457) * r
+              + 13731.693765509461125) * r + 1971.5909503065514427) * r
+            + 133.14166789178437745) * r + 3.387132872796366608)
+    den = (((((((5226.495278852545925 * r + 28729.085735721942674) * r
+                + 39307.89580009271061) * r + 21213.794301586595867) * r
+              + 5394.1960214247511077) * r + 687.1870074920579083) * r
+            + 42.313330701600911252) * r + 1.0)
+    return q * num / den
+
+
+@nb.njit(cache=False, nogil=True, error_model="numpy")
+def _ppnd16_tail(t):
+    """Upper-tail quantile ``z > 0`` with ``P(Z > z) = t`` for ``0 < t < 0.075``."""
+    r = math.sqrt(-math.log(t))
+    if r <= 5.0:
+        r -= 1.6
+        num = (((((((7.7454501427834140764e-4 * r + 0.0227238449892691845833) * r
+                    + 0.24178072517745061177) * r + 1.27045825245236838258) * r
+                  + 3.64784832476320460504) * r + 5.7694972214606914055) * r
+                + 4.6303378461565452959) * r + 1.42343711074968357734)
+        den = (((((((1.05075007164441684324e-9 * r + 5.475938084995344946e-4) * r
+                    + 0.0151986665636164571966) * r + 0.14810397642748007459) * r
+                  + 0.68976733498510000455) * r + 1.6763848301838038494) * r
+                + 2.05319162663775882187) * r + 1.0)
+    else:
+        r -= 5.0
+        num = (((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r
+                    + 0.0012426609473880784386) * r + 0.026532189526576123093) * r
+                  + 0.29656057182850489123) * r + 1.7848265399172913358) * r
+                + 5.4637849111641143699) * r + 6.6579046435011037772)
+        den = (((((((2.04426310338993978564e-15 * r + 1.4215117583164458887e-7) * r
+                    + 1.8463183175100546818e-5) * r + 7.868691311456132591e-4) * r
+                  + 0.0148753612908506148525) * r + 0.13692988092273580531) * r
+                + 0.59983220655588793769) * r + 1.0)
+    return num / den
+
+
+@_jit
+def ppf_from_bits(b):
+    """Standard normal quantile of the uniform ``((b >> 11) + 1/2) 2^-53`` (AS241)."""
+    k = np.int64(b >> _S11)
+    p = (np.float64(k) + 0.5) * _INV53
+    q = p - 0.5
+    if abs(q) <= 0.425:
+        return _ppnd16_central(q)
+    # tail probability formed from the integer: exact for both tails
+    if k < _HALF53:
+        return -_ppnd16_tail((np.float64(k) + 0.5) * _INV53)
+    return _ppnd16_tail((np.float64(_TWO53M1 - k) + 0.5) * _INV53)
+
+
+@_jit
+def std_normal(key, element):
+    """Standard normal variate of stream ``key`` at ``element`` (exact inverse CDF)."""
+    return ppf_from_bits(bits(key, element))
+
+
+@nb.njit(cache=False, nogil=True)
+def ndtri(p):
+    """AS241 inverse normal CDF of a float ``p`` in (0, 1) (for tests and small inputs)."""
+    q = p - 0.5
+    if abs(q) <= 0.425:
+        return _ppnd16_central(q)
+    if q < 0.0:
+        return -_ppnd16_tail(p)
+    return _ppnd16_tail(1.0 - p)
+
+
+@nb.njit(cache=False, nogil=True)
+def gamma_log(key, element, shape):
+    """``log G`` with ``G ~ Gamma(shape, 1)``, ``shape > 0`` (Marsaglia & Tsang 2000).
+
+    The counter of attempt ``t`` is ``element * 2^20 + 2 t (+1)``: a pure function of
+    ``(key, element)``; at most 2^19 attempts (acceptance is above 95 % per attempt).
+    """
+    boost = 0.0
+    a = shape
+    base = np.uint64(element) << np.uint64(20)
+    if a < 1.0:
+        # G(a) = G(a + 1) U^(1/a): log G = log G(a + 1) + log(U) / a
+        boost = math.log(uniform(key, base + np.uint64((1 << 20) - 1))) / a
+        a = a + 1.0
+    d = a - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    for t in range(1 << 19):
+        z = std_normal(key, base + np.uint64(2 * t))
+        v = 1.0 + c * z
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = uniform(key, base + np.uint64(2 * t + 1))
+        if math.log(u) < 0.5 * z * z + d - d * v + d * math.log(v):
+            return math.log(d) + math.log(v) + boost
+    return math.log(d) + boost  # unreachable in practice
+
+
+_vjit = nb.njit(cache=False, nogil=True, error_model="numpy")
+
+@_vjit
+def exp_block(x, m, out, kb):
+    """``out[t] = exp(x[t])`` for ``t < m`` without libm, in two SIMD passes.
+
+    ``exp(x) = 2^k exp(r)`` with ``k = round(x / ln 2)``, ``r = x - k ln 2`` (Cody-Waite, two
+    parts), ``|r| <= ln(2) / 2``; ``exp(r)`` by its Taylor polynomial of degree 13 (truncation
+    below 2e-17 relative); ``2^k`` is built from its IEEE-754 bits ``(k + 1023) << 52`` written to
+    the int64 scratch ``kb`` and read back as float64. Within a few ulp of the correctly rounded
+    value (x is clamped to [-708, 708]); ``out`` may be ``x``.
+    """
+    for t in range(m):
+        xi = min(max(x[t], -708.0), 708.0)
+        kf = math.floor(xi * 1.4426950408889634 + 0.5)
+        r = (xi - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10
+        out[t] = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-01 + r * (
+            4.1666666666666664e-02 + r * (8.3333333333333332e-03 + r * (
+                1.3888888888888889e-03 + r * (1.9841269841269841e-04 + r * (
+                    2.4801587301587302e-05 + r * (2.7557319223985893e-06 + r * (
+                        2.7557319223985888e-07 + r * (2.5052108385441720e-08 + r * (
+                            2.0876756987868100e-09 + r * 1.6059043836821613e-10))))))))))))
+        kb[t] = (np.int64(kf) + 1023) << 52
+    scale = kb.view(np.float64)
+    for t in range(m):
+        out[t] *= scale[t]
+
+
+@_vjit
+def normals_block(key, elements, m, kb, qb, zb):
+    """``zb[t] = std_normal(key, elements[t])`` for ``t < m``, in three passes over the block.
+
+    Pass 1 (scalar) hashes; pass 2 evaluates AS241's central rational function for every entry
+    (branch-free, SIMD); pass 3 recomputes the tail entries (``|p - 1/2| > 0.425``, 15 %) with
+    their log and sqrt. Same numbers as :func:`std_normal`. kb (int64), qb, zb (float64) are
+    scratch arrays of length >= m.
+    """
+    for t in range(m):
+        k = np.int64(bits(key, elements[t]) >> _S11)
+        kb[t] = k
+        qb[t] = (np.float64(k) + 0.5) * _INV53 - 0.5
+    for t in range(m):
+        zb[t] = _ppnd16_central(qb[t])
+    for t in range(m):
+        q = qb[t]
+        if abs(q) > 0.425:
+            k = kb[t]
+            if k < _HALF53:
+                zb[t] = -_ppnd16_tail((np.float64(k) + 0.5) * _INV53)
+            else:
+                zb[t] = _ppnd16_tail((np.float64(_TWO53M1 - k) + 0.5) * _INV53)
+
+
+@nb.njit(cache=False, nogil=True)
+def fill_exp(x, out):
+    """``out = exp(x)`` by :func:`exp_block`."""
+    exp_block(x, x.shape[0], out, np.empty(x.shape[0], dtype=np.int64))
+
+
+@nb.njit(cache=False, nogil=True)
+def fill_std_normal_block(key, elements, out):
+    """``out[i] = std_normal(key, elements[i])`` by :func:`normals_block` (same numbers)."""
+    m = elements.shape[0]
+    normals_block(key, elements, m, np.empty(m, dtype=np.int64), np.empty(m), out)
+
+
+@nb.njit(cache=False, nogil=True)
+def fill_std_normal(key, elements, out):
+    """``out[i] = std_normal(key, elements[i])``."""
+    for i in range(elements.shape[0]):
+        out[i] = std_normal(key, elements[i])
+
+
+@nb.njit(cache=False, nogil=True)
+def fill_uniform(key, elements, out):
+    """``out[i] = uniform(key, elements[i])``."""
+    for i in range(elements.shape[0]):
+        out[i] = uniform(key, elements[i])
+
+
+@nb.njit(cache=False, nogil=True)
+def fill_ndtri(p, out):
+    """``out[i] = ndtri(p[i])`` (AS241)."""
+    for i in range(p.shape[0]):
+        out[i] = ndtri(p[i])
+
+
+@nb.njit(cache=False, nogil=True)
+def fill_gamma_log(key, elements, shapes, out):
+    """``out[i] = gamma_log(key, elements[i], shapes[i])``."""
+    for i in range(elements.shape[0]):
+        out[i] = gamma_log(key, elements[i], shapes[i])

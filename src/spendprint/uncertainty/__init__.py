@@ -1,0 +1,23 @@
+"""Monte Carlo uncertainty of footprints over the whole MRIO and the spend mapping.
+
+>>> import spendprint as sp
+>>> mrio = sp.synthetic_mrio(regions=3, sectors=10)
+>>> unc = sp.Uncertainty(a_rsd=0.1, s_rsd={"CO2": 0.04})
+
+See :func:`monte_carlo` (sampling, solving, storing), :class:`Uncertainty` (what is uncertain),
+:func:`summarise` (statistics of samples) and :class:`PerturbedLeontief` (batched perturbed solves
+from the baseline factorisation, reusable for scenario sweeps).
+"""
+
+from __future__ import annotations
+
+from .montecarlo import local_client, monte_carlo, procurement_monte_carlo
+from .solver import BaselineLU, PerturbedLeontief
+from .spec import SCHULTE_2024_S_RSD, Uncertainty, rsd_to_sigma
+from .summary import QUANTILES, percentile_columns, summarise
+
+__all__ = [
+    "QUANTILES", "SCHULTE_2024_S_RSD", "BaselineLU", "PerturbedLeontief", "Uncertainty",
+    "local_client", "monte_carlo", "percentile_columns", "procurement_monte_carlo", "rsd_to_sigma",
+    "summarise",
+]

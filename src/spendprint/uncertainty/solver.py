@@ -1,0 +1,250 @@
+"""Solve batches of perturbed Leontief systems from the baseline factorisation.
+
+For a batch of matrices ``A_b`` sharing the pattern of ``A`` the systems
+
+    (I - T_b) X_b = B_b,   T_b = A_b^T (adjoint, multipliers) or A_b (primal, outputs),
+
+are solved by preconditioned Richardson iteration (iterative refinement) with the baseline LU of
+``(I - A)`` as preconditioner ``P``::
+
+    X <- P^-1 B;   repeat:  R = B - X + T_b X;   X <- X + P^-1 R
+
+until the relative residual ``max_q ||R_q||_inf / ||B_q||_inf`` of every sample is at most
+``tol``. The iteration converges when the spectral radius of ``P^-1 (T_b - T)`` is below 1, which
+holds for the RSDs of MRIO uncertainty (5 to 8 steps at RSD 0.1 to 0.3). A sample that has not
+converged after ``max_iter`` steps, or whose residual grows, falls back to a fresh factorisation
+of its own ``(I - T_b)``; fallbacks are counted.
+
+Vectors are kept as (G, m, n) arrays (the Fortran-ordered (n, G m) block LAPACK solves) and
+transposed to (G, n, m) for the sparse products (one gather of m contiguous values per nonzero).
+The preconditioner solves all columns of a batch in one LAPACK call (BLAS-3). LAPACK's result for
+one column depends in the last bits on the other columns in the call, so the batch (a *group* of
+samples) must be a fixed set for results to be reproducible bit for bit: the sampler always
+groups samples ``[g G, (g + 1) G)``. BLAS runs single-threaded inside :func:`solve_group` for
+the same reason.
+
+This class is meant to serve scenario sweeps too: any batch of changes to A with the same pattern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sps
+import scipy.sparse.linalg as spla
+from scipy.linalg import lapack
+
+from spendprint import kernels as K
+
+from ..solver import LeontiefSolver
+
+
+class BaselineLU:
+    """The baseline factorisation of ``(I - A)`` as a picklable preconditioner.
+
+    Dense: the (float32 or float64) LU of ``(I - A)^T`` held by :class:`LeontiefSolver`, shipped
+    as arrays. Sparse: SuperLU objects cannot be pickled, so a worker refactorises ``(I - A)``
+    once, on first use after unpickling (never per sample).
+    """
+
+    def __init__(self, solver: LeontiefSolver) -> None:
+        self.method = solver.method
+        self.n = solver.n
+        if self.method == "dense":
+            self.lu = solver._lu
+            self.piv = solver._piv
+            self.dtype = np.dtype(solver._lu_dtype)
+            self._splu = None
+            self.A_csc = None
+        else:
+            self.A_csc = sps.csc_array(solver._A)
+            self._splu = solver._lu
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_splu"] = None
+        return state
+
+    def _sparse_lu(self):
+        if self._splu is None:
+            M = sps.eye_array(self.n, format="csc") - self.A_csc
+            self._splu = spla.splu(M.tocsc())
+        return self._splu
+
+    def apply(self, R: np.ndarray, transpose: bool) -> np.ndarray:
+        """``P^-1 R`` with ``P = (I - A)`` (or its transpose); R of shape (n, c), float64 out."""
+        if self.method == "sparse":
+            return self._sparse_lu().solve(np.asfortranarray(R), trans="T" if transpose else "N")
+        getrs = lapack.sgetrs if self.dtype == np.float32 else lapack.dgetrs
+        Rl = np.asfortranarray(R, dtype=self.dtype)
+        # the LU is of (I - A)^T: trans=0 solves with (I - A)^T, trans=1 with (I - A)
+        out, info = getrs(self.lu, self.piv, Rl, trans=0 if transpose else 1, overwrite_b=True)
+        return np.asarray(out, dtype=np.float64)
+
+
+@dataclass
+class SolveInfo:
+    """Per-sample solver outcome of one group: steps, final relative residual, fallback flag."""
+
+    iterations: np.ndarray
+    residual: np.ndarray
+    fallback: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+
+class PerturbedLeontief:
+    """Perturb ``A`` and solve ``(I - T_b) X_b = B_b`` for a group of samples.
+
+    Parameters
+    ----------
+    A : ndarray or scipy sparse (n, n)
+        Baseline technical coefficients.
+    precond : BaselineLU
+        Baseline factorisation.
+    adjoint : bool
+        ``T_b = A_b^T`` (solve for multipliers ``M^T``) or ``T_b = A_b`` (solve for outputs).
+    storage : {"csr", "dense"}
+        Perturbed values as CSR of T (nonzeros only) or dense (n, n) copies of ``A_b``.
+    tol : float
+        Relative residual target (dimensionless).
+    max_iter : int
+        Richardson steps before the refactorisation fallback.
+    """
+
+    def __init__(self, A, precond: BaselineLU, adjoint: bool, storage: str = "csr",
+                 tol: float = 1e-10, max_iter: int = 60) -> None:
+        self.n = A.shape[0]
+        self.precond = precond
+        self.adjoint = bool(adjoint)
+        self.storage = storage
+        self.tol = float(tol)
+        self.max_iter = int(max_iter)
+        if storage == "csr":
+            As = sps.csr_array(A, dtype=np.float64)
+            As.eliminate_zeros()
+            T = sps.csr_array(As.T) if self.adjoint else As
+            T.sort_indices()
+            self.indptr = T.indptr.astype(np.int64)
+            self.indices = T.indices.astype(np.int32)
+            self.data = np.ascontiguousarray(T.data, dtype=np.float64)
+            self.nnz = int(self.data.size)
+            # (row, col) of A for every stored entry, in storage order
+            coo = T.tocoo()
+            r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
+            self.rows_A, self.cols_A = (c, r) if self.adjoint else (r, c)
+        elif storage == "dense":
+            self.A = np.ascontiguousarray(A.toarray() if sps.issparse(A) else A, dtype=np.float64)
+            self.nnz = int(np.count_nonzero(self.A))
+            self.rows_A, self.cols_A = (v.astype(np.int64) for v in np.nonzero(self.A))
+        else:
+            raise ValueError(f"storage must be 'csr' or 'dense', not {storage!r}")
+
+    # ---- perturbation ----------------------------------------------------------------------------
+    def value_buffer(self, G: int) -> np.ndarray:
+        """A reusable buffer for the perturbed values of G samples."""
+        if self.storage == "csr":
+            return np.empty((G, self.nnz))
+        return np.empty((G, self.n, self.n))
+
+    def sigma_for_storage(self, sigma_nz: np.ndarray | None) -> np.ndarray:
+        """Map per-nonzero sigmas given in the order of ``(rows_A, cols_A)`` to the storage."""
+        if sigma_nz is None:
+            return np.zeros(1)
+        if np.ndim(sigma_nz) == 0 or np.size(sigma_nz) == 1:
+            return np.full(1, float(np.ravel(sigma_nz)[0]))
+        if self.storage == "csr":
+            return np.ascontiguousarray(sigma_nz, dtype=np.float64)
+        dense = np.zeros(self.n * self.n)
+        dense[self.rows_A * self.n + self.cols_A] = sigma_nz
+        return dense
+
+    def perturb(self, sigma: np.ndarray, block_P: int, block_R: int, zblock: np.ndarray,
+                keys: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Fill ``out`` with the perturbed values of the samples with stream ``keys``."""
+        G = keys.shape[0]
+        if self.storage == "csr":
+            K.perturb_csr(self.indptr, self.indices, self.data, sigma, self.n, self.adjoint,
+                          block_P, block_R, zblock, keys, out[:G])
+        else:
+            K.perturb_dense(self.A, sigma, block_P, block_R, zblock, keys, out[:G])
+        return out[:G]
+
+    def unperturbed(self, G: int, out: np.ndarray) -> np.ndarray:
+        """Fill ``out`` with G copies of the baseline values (A certain)."""
+        if self.storage == "csr":
+            out[:G] = self.data[None, :]
+        else:
+            out[:G] = self.A[None, :, :]
+        return out[:G]
+
+    # ---- products and solves ---------------------------------------------------------------------
+    def matmat(self, values: np.ndarray, X: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
+        """``out[b] = T_b X[b]`` for active samples; X, out of shape (G, n, m) (C order)."""
+        if self.storage == "csr":
+            K.csr_matmat(self.indptr, self.indices, values, X, active, out)
+            return
+        for b in range(values.shape[0]):
+            if active[b]:
+                Ab = values[b]
+                out[b] = Ab.T @ X[b] if self.adjoint else Ab @ X[b]
+
+    def _residual(self, values, X, B, active, TX) -> np.ndarray:
+        """``B - X + T_b X`` for arrays in the solver layout (G, m, n)."""
+        Xr = np.ascontiguousarray(X.transpose(0, 2, 1))
+        self.matmat(values, Xr, active, TX)
+        return B - X + TX.transpose(0, 2, 1)
+
+    def _direct(self, values_b: np.ndarray, B_b: np.ndarray) -> np.ndarray:
+        """Fallback: factorise ``(I - T_b)`` afresh and solve (B_b of shape (m, n))."""
+        n = self.n
+        if self.storage == "csr":
+            T = sps.csr_array((values_b, self.indices, self.indptr), shape=(n, n))
+            M = sps.eye_array(n, format="csc") - T.tocsc()
+            if n <= 4000:
+                X = sla.solve(M.toarray(), B_b.T)
+            else:
+                X = spla.splu(M.tocsc()).solve(np.asfortranarray(B_b.T))
+        else:
+            T = values_b.T if self.adjoint else values_b
+            X = sla.solve(np.eye(n) - T, B_b.T)
+        return np.ascontiguousarray(X.T)
+
+    def solve(self, values: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, SolveInfo]:
+        """Solve ``(I - T_b) X_b = B_b`` for a group; B of shape (G, m, n), returns X (G, m, n)."""
+        G, m, n = B.shape
+        scale = np.maximum(np.abs(B).max(axis=2), np.finfo(float).tiny)  # (G, m)
+        X = self.precond.apply(B.reshape(G * m, n).T, self.adjoint).T.reshape(G, m, n).copy()
+        TX = np.zeros((G, n, m))
+        active = np.ones(G, dtype=bool)
+        iters = np.zeros(G, dtype=np.int64)
+        resid = np.full(G, np.inf)
+        fallback = np.zeros(G, dtype=bool)
+        for it in range(self.max_iter + 1):
+            R = self._residual(values, X, B, active, TX)
+            rel = (np.abs(R).max(axis=2) / scale).max(axis=1)
+            rel = np.where(np.isfinite(rel), rel, np.inf)
+            grew = (it >= 3) & (rel > 10.0 * resid) & active
+            resid = np.where(active, rel, resid)
+            done = active & (rel <= self.tol)
+            active &= ~done
+            if grew.any():  # diverging: stop iterating these, fall back below
+                active &= ~grew
+                resid[grew] = np.inf
+            if not active.any() or it == self.max_iter:
+                break
+            # one preconditioner call over all columns still iterating (the set of active samples
+            # depends on the group only, so results stay reproducible)
+            idx = np.flatnonzero(active)
+            Rb = R[idx].reshape(idx.size * m, n).T
+            X[idx] += self.precond.apply(Rb, self.adjoint).T.reshape(idx.size, m, n)
+            iters[idx] += 1
+        bad = np.flatnonzero(~(resid <= self.tol))
+        for b in bad:
+            fallback[b] = True
+            X[b] = self._direct(values[b], B[b])
+            Rb = self._residual(values[b:b + 1], X[b:b + 1], B[b:b + 1], np.ones(1, dtype=bool),
+                                np.zeros((1, n, m)))[0]
+            resid[b] = float((np.abs(Rb).max(axis=1) / scale[b]).max())
+        return X, SolveInfo(iterations=iters, residual=resid, fallback=fallback)

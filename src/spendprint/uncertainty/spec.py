@@ -1,0 +1,294 @@
+"""The uncertainty specification: what is uncertain, by how much, and how draws are correlated.
+
+Nothing is uncertain unless the specification says so: every field defaults to ``None`` (no
+uncertainty), and literature values are applied only when asked for explicitly
+(:data:`SCHULTE_2024_S_RSD` or ``s_rsd: schulte2024`` in YAML).
+
+Distributions
+-------------
+* ``A``: each nonzero ``a_ij`` is multiplied by a mean-preserving lognormal factor
+  ``f = exp(sigma z - sigma^2 / 2)``, ``sigma = sqrt(log(1 + rsd^2))``, so ``E[f] = 1`` and
+  ``sd[f] = rsd`` (relative standard deviation, dimensionless). The RSD is a constant, one value
+  per region-pair block (``(R, R)`` array: origin region x using region), one value per element
+  (``(n, n)`` array), or the size rule of Lenzen, Wood & Wiedmann (2010): larger transactions are
+  better known, so the RSD falls from ``rsd_small`` at the smallest element to ``rsd_large`` at the
+  largest, linearly in ``log10`` of the element size (``Z_ij = a_ij x_j`` in the money unit by
+  default, or ``a_ij``), clamped outside ``size_range``.
+* ``S``: the same lognormal factor per nonzero intensity, RSD per stressor, optionally per region
+  of the emitting sector. Impacts (e.g. CO2e = C S) are recomputed from the perturbed stressors.
+* Spend: each category's total demand gets a lognormal factor with the category's RSD.
+* Demand composition: a category's demand column ``y_c`` over (region, sector) is a composition
+  ``w_c = y_c / sum(y_c)`` (concordance weights times origin shares). With a Dirichlet
+  concentration ``alpha_c`` the composition is redrawn as ``w'_c ~ Dirichlet(alpha_c w_c)`` on the
+  nonzeros of ``w_c``: shares stay non-negative and sum to one, ``E[w'] = w`` and
+  ``var(w'_i) = w_i (1 - w_i) / (alpha_c + 1)``. Larger ``alpha`` means less uncertainty. The
+  category total is kept (or drawn with the spend RSD), so spend and composition are independent.
+* Correlation: ``"independent"`` (every element its own draw) or ``"block"`` (one normal per
+  region-pair block of A, and one per (stressor, region) of S, shared by all its elements; each
+  element keeps its own sigma).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sps
+
+from ..errors import InputFileError, LabelMismatchError, ValidationError
+
+#: Median country-level coefficients of variation of national emission inventories, Schulte et al.
+#: (2024), used only when asked for (``Uncertainty.with_literature_s_rsd()`` or
+#: ``s_rsd: schulte2024`` in YAML).
+SCHULTE_2024_S_RSD: dict[str, float] = {"CO2": 0.04, "CH4": 0.12, "N2O": 0.33}
+
+CORRELATIONS = ("independent", "block")
+
+
+def rsd_to_sigma(rsd: np.ndarray | float) -> np.ndarray:
+    """Log-scale sd of a mean-preserving lognormal with relative sd ``rsd``: ``sqrt(log(1+rsd^2))``."""
+    r = np.asarray(rsd, dtype=np.float64)
+    return np.sqrt(np.log1p(r * r))
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """What is uncertain (see the module docstring for the distributions).
+
+    Parameters
+    ----------
+    a_rsd : float, ndarray (R, R) or (n, n), or None
+        RSD of the nonzeros of A: one value, per region-pair block (rows: origin region, columns:
+        using region) or per element.
+    a_size_rule : (rsd_small, rsd_large) or None
+        Lenzen, Wood & Wiedmann (2010) size rule instead of ``a_rsd``.
+    a_size_basis : {"Z", "A"}
+        Element size for the size rule: transactions ``Z_ij = a_ij x_j`` (money) or ``a_ij``.
+    a_size_range : (small, large) or None
+        Sizes at which the RSD reaches ``rsd_small`` / ``rsd_large`` (default: the smallest and
+        largest nonzero sizes).
+    s_rsd : mapping or None
+        ``{stressor: rsd}`` or ``{stressor: {region: rsd, "*": default}}``. Unlisted stressors
+        (and regions without a value and no ``"*"``) are certain.
+    spend_rsd : float, mapping {category: rsd} or None
+        RSD of each category's spend (a float applies to every category).
+    dirichlet : float, mapping {category: alpha} or None
+        Dirichlet concentration of each category's demand composition.
+    correlation : {"independent", "block"}
+    """
+
+    a_rsd: Any = None
+    a_size_rule: tuple[float, float] | None = None
+    a_size_basis: str = "Z"
+    a_size_range: tuple[float, float] | None = None
+    s_rsd: Mapping[str, Any] | None = None
+    spend_rsd: Any = None
+    dirichlet: Any = None
+    correlation: str = "independent"
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.correlation not in CORRELATIONS:
+            raise ValidationError(f"correlation must be one of {CORRELATIONS}, not {self.correlation!r}")
+        if self.a_rsd is not None and self.a_size_rule is not None:
+            raise ValidationError("give either a_rsd or a_size_rule for A, not both")
+        if self.a_size_basis not in ("Z", "A"):
+            raise ValidationError(f"a_size_basis must be 'Z' or 'A', not {self.a_size_basis!r}")
+        if self.a_size_rule is not None:
+            lo, hi = (float(v) for v in self.a_size_rule)
+            if lo < 0 or hi < 0:
+                raise ValidationError(f"a_size_rule RSDs must be >= 0, got {self.a_size_rule}")
+        for name in ("spend_rsd", "dirichlet"):
+            v = getattr(self, name)
+            vals = v.values() if isinstance(v, Mapping) else ([] if v is None else [v])
+            for x in vals:
+                if not np.isfinite(float(x)) or float(x) < 0 or (name == "dirichlet" and float(x) == 0):
+                    raise ValidationError(f"{name} values must be finite and "
+                                          f"{'> 0' if name == 'dirichlet' else '>= 0'}, got {x!r}")
+        if self.s_rsd is not None:
+            for st, v in self.s_rsd.items():
+                vals = v.values() if isinstance(v, Mapping) else [v]
+                if any(not np.isfinite(float(x)) or float(x) < 0 for x in vals):
+                    raise ValidationError(f"s_rsd for {st!r} must be >= 0, got {v!r}")
+
+    # ---- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "uncertainty") -> Uncertainty:
+        """Build from a mapping with the field names (as in YAML); unknown keys are an error.
+
+        ``a_rsd`` may be a number, or ``{default: r, blocks: {"CN:NO": r2}}`` (origin:user region)
+        which becomes a per-block specification resolved against the model's regions.
+        ``s_rsd: schulte2024`` selects :data:`SCHULTE_2024_S_RSD`.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InputFileError(source, f"unknown key(s) {unknown}; known: {sorted(known)}")
+        kw = dict(d)
+        if isinstance(kw.get("s_rsd"), str):
+            if kw["s_rsd"].lower() not in ("schulte2024", "schulte_2024"):
+                raise InputFileError(source, f"unknown s_rsd preset {kw['s_rsd']!r}; use schulte2024")
+            kw["s_rsd"] = dict(SCHULTE_2024_S_RSD)
+        for key in ("a_size_rule", "a_size_range"):
+            if kw.get(key) is not None:
+                kw[key] = tuple(float(v) for v in kw[key])
+        try:
+            return cls(**kw)
+        except (TypeError, ValueError) as exc:
+            raise InputFileError(source, str(exc)) from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Uncertainty:
+        """Read a YAML file, e.g.::
+
+            a_size_rule: [0.3, 0.05]   # Lenzen et al. (2010): small elements 30 %, large 5 %
+            s_rsd: {CO2: 0.04, CH4: {"*": 0.12, IN: 0.3}}
+            spend_rsd: 0.05
+            dirichlet: 50
+            correlation: independent
+        """
+        import yaml
+
+        p = Path(path)
+        if not p.is_file():
+            raise InputFileError(p, "uncertainty file not found")
+        try:
+            d = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise InputFileError(p, f"not valid YAML: {exc}") from exc
+        if not isinstance(d, dict):
+            raise InputFileError(p, "expected a mapping of uncertainty settings")
+        return cls.from_dict(d, source=str(p))
+
+    def with_literature_s_rsd(self) -> Uncertainty:
+        """A copy with the Schulte et al. (2024) stressor RSDs (CO2 4 %, CH4 12 %, N2O 33 %)."""
+        from dataclasses import replace
+
+        return replace(self, s_rsd={**SCHULTE_2024_S_RSD, **dict(self.s_rsd or {})})
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing is uncertain."""
+        return (self.a_rsd is None and self.a_size_rule is None and not self.s_rsd
+                and self.spend_rsd is None and self.dirichlet is None)
+
+    def fingerprint(self) -> str:
+        """A hash of the specification (for resuming stored runs)."""
+        def enc(v: Any) -> Any:
+            if isinstance(v, np.ndarray):
+                return hashlib.sha256(np.ascontiguousarray(v, dtype=np.float64).tobytes()).hexdigest()
+            if isinstance(v, Mapping):
+                return {str(k): enc(x) for k, x in sorted(v.items(), key=lambda t: str(t[0]))}
+            if isinstance(v, tuple | list):
+                return [enc(x) for x in v]
+            return v
+        blob = json.dumps({f.name: enc(getattr(self, f.name)) for f in fields(self) if f.name != "meta"},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# ---- resolution against a model ---------------------------------------------------------------
+def _per_category(value: Any, categories: list[str], name: str) -> np.ndarray:
+    m = len(categories)
+    if value is None:
+        return np.zeros(m)
+    if isinstance(value, Mapping):
+        unknown = sorted(set(map(str, value)) - set(categories) - {"*"})
+        if unknown:
+            raise LabelMismatchError(f"{name} names unknown categories {unknown[:5]}")
+        default = float(value.get("*", 0.0))
+        return np.array([float(value.get(c, default)) for c in categories])
+    return np.full(m, float(value))
+
+
+def a_rsd_values(spec: Uncertainty, mrio, rows: np.ndarray, cols: np.ndarray,
+                 vals: np.ndarray) -> np.ndarray | None:
+    """RSD of the given nonzeros ``a[rows, cols] = vals`` of A, or None when A is certain."""
+    R, P = len(mrio.regions), len(mrio.sectors)
+    n = mrio.n
+    if spec.a_size_rule is not None:
+        lo_rsd, hi_rsd = (float(v) for v in spec.a_size_rule)
+        size = vals * mrio.x[cols] if spec.a_size_basis == "Z" else vals
+        pos = size > 0
+        lsize = np.log10(np.where(pos, size, 1.0))
+        if spec.a_size_range is not None:
+            lo, hi = (np.log10(float(v)) for v in spec.a_size_range)
+        else:
+            lo, hi = (float(lsize[pos].min()), float(lsize[pos].max())) if pos.any() else (0.0, 1.0)
+        t = np.clip((lsize - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.zeros_like(lsize)
+        return np.where(pos, lo_rsd + (hi_rsd - lo_rsd) * t, lo_rsd)
+    a = spec.a_rsd
+    if a is None:
+        return None
+    if isinstance(a, Mapping):
+        unknown = sorted(set(a) - {"default", "blocks"})
+        if unknown:
+            raise ValidationError(f"a_rsd mapping takes keys 'default' and 'blocks', not {unknown}")
+        block = np.full((R, R), float(a.get("default", 0.0)))
+        ridx = {r: i for i, r in enumerate(mrio.regions)}
+        for key, v in dict(a.get("blocks") or {}).items():
+            o, _, u = str(key).partition(":")
+            if o not in ridx or u not in ridx:
+                raise LabelMismatchError(f"a_rsd block {key!r}: expected 'ORIGIN:USER' region codes "
+                                         f"of this model ({list(mrio.regions)[:10]} ...)")
+            block[ridx[o], ridx[u]] = float(v)
+        a = block
+    arr = np.asarray(a, dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or (arr < 0).any():
+        raise ValidationError("a_rsd values must be finite and >= 0")
+    if arr.ndim == 0:
+        return np.full(vals.shape, float(arr))
+    if arr.shape == (R, R):
+        return arr[rows // P, cols // P]
+    if arr.shape == (n, n):
+        return arr[rows, cols]
+    raise LabelMismatchError(f"a_rsd has shape {arr.shape}; expected a number, ({R}, {R}) blocks "
+                             f"or ({n}, {n}) elements")
+
+
+def s_rsd_matrix(spec: Uncertainty, mrio) -> np.ndarray | None:
+    """RSD of S (k x n, base stressors), or None when S is certain."""
+    if not spec.s_rsd:
+        return None
+    R, P = len(mrio.regions), len(mrio.sectors)
+    out = np.zeros((len(mrio.stressors), mrio.n))
+    lookup = {s: i for i, s in enumerate(mrio.stressors)}
+    unknown = sorted(set(spec.s_rsd) - set(lookup))
+    if unknown:
+        raise LabelMismatchError(f"s_rsd names stressors {unknown} that the model lacks; it has "
+                                 f"{list(mrio.stressors)[:10]} (impacts such as CO2e follow from "
+                                 f"their stressors)")
+    for st, v in spec.s_rsd.items():
+        if isinstance(v, Mapping):
+            bad = sorted(set(map(str, v)) - set(mrio.regions) - {"*"})
+            if bad:
+                raise LabelMismatchError(f"s_rsd[{st!r}] names unknown regions {bad[:5]}")
+            default = float(v.get("*", 0.0))
+            per_region = np.array([float(v.get(r, default)) for r in mrio.regions])
+        else:
+            per_region = np.full(R, float(v))
+        out[lookup[st]] = np.repeat(per_region, P)
+    return out
+
+
+def dense_or_sparse_nonzeros(A) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, values) of the nonzeros of A in row-major order."""
+    if sps.issparse(A):
+        coo = sps.csr_array(A)
+        coo.sum_duplicates()
+        coo.eliminate_zeros()
+        c = coo.tocoo()
+        return c.row.astype(np.int64), c.col.astype(np.int64), c.data
+    r, c = np.nonzero(A)
+    return r.astype(np.int64), c.astype(np.int64), np.asarray(A)[r, c]
+
+
+def per_category_values(spec: Uncertainty, categories: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(spend RSD, Dirichlet alpha) per category; zeros mean certain."""
+    return (_per_category(spec.spend_rsd, categories, "spend_rsd"),
+            _per_category(spec.dirichlet, categories, "dirichlet"))

@@ -1,0 +1,234 @@
+"""Kernels of spendprint.kernels against naive numpy references and scipy distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sps
+import scipy.stats as st
+
+from spendprint import kernels as K
+from spendprint.kernels import random as KR
+from spendprint.kernels.perturb import parallel
+
+
+def keys_for(seed: int, samples, domain: int = KR.DOMAIN_A) -> np.ndarray:
+    return np.array([K.stream_key(seed, domain, s) for s in samples], dtype=np.uint64)
+
+
+def naive_normals(key, elements) -> np.ndarray:
+    """Reference: the stream re-derived in numpy (SplitMix64 + scipy's inverse normal)."""
+    e = np.asarray(elements, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = np.uint64(key) + e * KR.GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    k = (z >> np.uint64(11)).astype(np.float64)
+    p = (k + 0.5) * 2.0**-53
+    # tail probability formed exactly, as the kernel does
+    upper = st.norm.isf((2.0**53 - 1 - k + 0.5) * 2.0**-53)
+    lower = st.norm.ppf(p)
+    return np.where(p > 0.5, upper, lower)
+
+
+def test_uniform_is_a_pure_function_of_key_and_element():
+    key = K.stream_key(3, KR.DOMAIN_A, 11)
+    e = np.arange(10_000, dtype=np.uint64)
+    a, b = np.empty(e.size), np.empty(e.size)
+    K.fill_uniform(key, e, a)
+    K.fill_uniform(key, e[::-1].copy(), b)
+    np.testing.assert_array_equal(a, b[::-1])
+    assert 0.0 < a.min() and a.max() < 1.0
+    other = np.empty(e.size)
+    K.fill_uniform(K.stream_key(3, KR.DOMAIN_A, 12), e, other)
+    assert np.corrcoef(a, other)[0, 1] < 0.05
+    assert st.kstest(a, "uniform").pvalue > 1e-3
+
+
+def test_ndtri_matches_scipy_including_tails():
+    p = np.concatenate([np.linspace(1e-6, 1 - 1e-6, 20001), 10.0 ** -np.arange(1, 300, 3),
+                        1 - 10.0 ** -np.arange(1, 16), [0.075, 0.925, 0.5]])
+    out = np.empty(p.size)
+    K.fill_ndtri(p, out)
+    ref = st.norm.ppf(p)
+    np.testing.assert_allclose(out, ref, rtol=2e-15, atol=1e-15)
+
+
+def test_std_normal_matches_naive_reference_and_scipy():
+    key = K.stream_key(7, KR.DOMAIN_A, 0)
+    e = np.arange(200_000, dtype=np.uint64)
+    z = np.empty(e.size)
+    K.fill_std_normal(key, e, z)
+    np.testing.assert_allclose(z, naive_normals(key, e), rtol=1e-13, atol=1e-14)
+    assert st.kstest(z, "norm").pvalue > 1e-3
+
+
+def test_std_normal_extreme_bits_are_symmetric():
+    lo = KR.ppf_from_bits(np.uint64(0))
+    hi = KR.ppf_from_bits(np.uint64(0xFFFFFFFFFFFFFFFF))
+    assert lo == -hi
+    assert lo == pytest.approx(st.norm.ppf(0.5 * 2.0**-53), rel=1e-14)
+
+
+@pytest.mark.parametrize("shape", [0.3, 1.0, 4.5])
+def test_gamma_log_distribution(shape):
+    n = 50_000
+    g = np.empty(n)
+    K.fill_gamma_log(K.stream_key(1, KR.DOMAIN_DIRICHLET, 2), np.arange(n, dtype=np.uint64),
+                     np.full(n, shape), g)
+    assert st.kstest(np.exp(g), "gamma", args=(shape,)).pvalue > 1e-3
+
+
+def test_gamma_log_tiny_shape_does_not_underflow():
+    n = 20_000
+    g = np.empty(n)
+    K.fill_gamma_log(K.stream_key(1, KR.DOMAIN_DIRICHLET, 2), np.arange(n, dtype=np.uint64),
+                     np.full(n, 1e-3), g)
+    assert np.isfinite(g).all()
+    # log G(a) ~ log(U) / a for tiny a: P(log G < t) = P(U < e^(a t)) roughly
+    assert st.kstest(np.exp(1e-3 * g), "uniform").pvalue > 1e-3
+
+
+def test_lognormal_factors_ks_and_mean_preserving():
+    rsd = 0.3
+    sigma = np.sqrt(np.log1p(rsd**2))
+    n = 100_000
+    f = np.empty(n)
+    K.lognormal_factors(K.stream_key(5, KR.DOMAIN_S, 0), np.arange(n, dtype=np.uint64),
+                        np.full(n, sigma), f)
+    ref = st.lognorm(s=sigma, scale=np.exp(-0.5 * sigma**2))
+    assert st.kstest(f, ref.cdf).pvalue > 1e-3
+    assert abs(f.mean() - 1.0) < 4 * rsd / np.sqrt(n)
+
+
+# ---- perturbation and products -----------------------------------------------------------------
+def _matrix(n=60, density=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, n)) * (rng.random((n, n)) < density)
+
+
+def _naive_perturbed(A, sigma, keys, block=None):
+    """Reference A_b = A * exp(sigma z - sigma^2/2) from the naive numpy stream."""
+    n = A.shape[0]
+    out = []
+    for b, key in enumerate(keys):
+        if block is None:
+            z = naive_normals(key, np.arange(n * n, dtype=np.uint64)).reshape(n, n)
+        else:
+            P, R, zb = block
+            i = np.arange(n)
+            z = zb[b][(i[:, None] // P) * R + i[None, :] // P]
+        out.append(np.where(A != 0, A * np.exp(sigma * z - 0.5 * sigma**2), 0.0))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("per_element", [False, True])
+def test_perturb_csr_and_dense_against_naive(transposed, per_element):
+    A = _matrix()
+    n = A.shape[0]
+    rng = np.random.default_rng(1)
+    sig_full = rng.uniform(0.05, 0.4, (n, n)) if per_element else np.full((n, n), 0.2)
+    keys = keys_for(9, [0, 5, 17])
+    ref = _naive_perturbed(A, sig_full, keys)
+    T = sps.csr_array(A.T if transposed else A)
+    coo = T.tocoo()
+    rows, cols = (coo.col, coo.row) if transposed else (coo.row, coo.col)
+    sig = sig_full[rows, cols].copy() if per_element else np.array([0.2])
+    out = np.empty((3, T.nnz))
+    K.perturb_csr(T.indptr, T.indices, T.data, sig, n, transposed, 0, 1, np.zeros((3, 1)), keys, out)
+    for b in range(3):
+        got = sps.csr_array((out[b], T.indices, T.indptr), shape=(n, n)).toarray()
+        np.testing.assert_allclose(got.T if transposed else got, ref[b], rtol=1e-13, atol=0)
+    dense = np.empty((3, n, n))
+    K.perturb_dense(A, sig_full.ravel().copy() if per_element else np.array([0.2]), 0, 1,
+                    np.zeros((3, 1)), keys, dense)
+    np.testing.assert_allclose(dense, ref, rtol=1e-13, atol=0)
+
+
+def test_block_correlation_shares_one_draw_per_region_pair():
+    R, P = 3, 20
+    A = _matrix(R * P)
+    n = A.shape[0]
+    keys = keys_for(2, [0, 1])
+    zb = np.random.default_rng(0).normal(size=(2, R * R))
+    ref = _naive_perturbed(A, 0.3, keys, block=(P, R, zb))
+    T = sps.csr_array(A)
+    out = np.empty((2, T.nnz))
+    K.perturb_csr(T.indptr, T.indices, T.data, np.array([0.3]), n, False, P, R, zb, keys, out)
+    for b in range(2):
+        got = sps.csr_array((out[b], T.indices, T.indptr), shape=(n, n)).toarray()
+        np.testing.assert_allclose(got, ref[b], rtol=1e-13)
+        ratio = np.where(A != 0, got / np.where(A != 0, A, 1), np.nan)
+        blk = ratio[:P, P:2 * P]
+        assert np.nanmax(blk) - np.nanmin(blk) < 1e-12
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_products_materialised_fused_and_dense_agree_with_numpy(transposed):
+    A = _matrix(50)
+    n = A.shape[0]
+    keys = keys_for(4, [1, 2, 3, 8])
+    B = keys.size
+    ref_A = _naive_perturbed(A, 0.25, keys)
+    X = np.random.default_rng(3).random((B, n, 3))
+    ref = np.stack([(ref_A[b].T if transposed else ref_A[b]) @ X[b] for b in range(B)])
+    T = sps.csr_array(A.T if transposed else A)
+    sig = np.array([0.25])
+    zb = np.zeros((B, 1))
+    vals = np.empty((B, T.nnz))
+    K.perturb_csr(T.indptr, T.indices, T.data, sig, n, transposed, 0, 1, zb, keys, vals)
+    out = np.full((B, n, 3), np.nan)
+    active = np.array([True, False, True, True])
+    K.csr_matmat(T.indptr, T.indices, vals, X, active, out)
+    np.testing.assert_allclose(out[active], ref[active], rtol=1e-12)
+    assert np.isnan(out[1]).all()
+    fused = np.empty((B, n, 3))
+    K.csr_perturb_matmat(T.indptr, T.indices, T.data, sig, n, transposed, 0, 1, zb, keys, X, fused)
+    np.testing.assert_allclose(fused, ref, rtol=1e-12)
+    dfused = np.empty((B, n, 3))
+    K.dense_perturb_matmat(A, sig, transposed, 0, 1, zb, keys, X, dfused)
+    np.testing.assert_allclose(dfused, ref, rtol=1e-12)
+
+
+def test_parallel_build_gives_identical_numbers():
+    A = _matrix(40)
+    T = sps.csr_array(A)
+    keys = keys_for(1, [0, 1])
+    a, b = np.empty((2, T.nnz)), np.empty((2, T.nnz))
+    args = (T.indptr, T.indices, T.data, np.array([0.2]), 40, False, 0, 1, np.zeros((2, 1)), keys)
+    K.perturb_csr(*args, a)
+    parallel(K.perturb_csr)(*args, b)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_exp_block_matches_numpy():
+    x = np.concatenate([np.random.default_rng(0).normal(size=50_000) * 0.7,
+                        np.linspace(-700, 700, 10_001), [0.0, -1e-300, 1e-17]])
+    out = np.empty_like(x)
+    KR.fill_exp(x, out)
+    np.testing.assert_allclose(out, np.exp(x), rtol=1e-15, atol=0)
+
+
+def test_normals_block_equals_scalar_stream():
+    key = K.stream_key(5, KR.DOMAIN_A, 9)
+    e = (np.arange(30_000, dtype=np.uint64) * np.uint64(7919)) ^ np.uint64(12345)
+    a, b = np.empty(e.size), np.empty(e.size)
+    K.fill_std_normal(key, e, a)
+    KR.fill_std_normal_block(key, e, b)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("m", [1, 2, 4, 5, 6, 9, 13])
+def test_csr_matmat_any_number_of_columns(m):
+    A = _matrix(40)
+    T = sps.csr_array(A)
+    rng = np.random.default_rng(m)
+    vals = rng.random((2, T.nnz))
+    X = rng.random((2, 40, m))
+    out = np.empty((2, 40, m))
+    K.csr_matmat(T.indptr, T.indices, vals, X, np.ones(2, dtype=bool), out)
+    for b in range(2):
+        Tb = sps.csr_array((vals[b], T.indices, T.indptr), shape=(40, 40)).toarray()
+        np.testing.assert_allclose(out[b], Tb @ X[b], rtol=1e-13)
