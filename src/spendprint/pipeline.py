@@ -83,7 +83,8 @@ def _category_table(ds: xr.Dataset, extra: dict[str, xr.DataArray]) -> pd.DataFr
     return frame
 
 
-def run_job(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
+def run_job(cfg: RunConfig, progress: Progress | None = None,
+            mc_progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run the whole analysis and write the outputs into ``cfg.out`` (see module docstring)."""
     from . import procurement as pc
 
@@ -134,7 +135,7 @@ def run_job(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
 
     mc = None
     if cfg.samples > 0:
-        mc = _monte_carlo(cfg, mrio, demand, paths, say, timer)
+        mc = _monte_carlo(cfg, mrio, demand, paths, say, timer, mc_progress)
 
     paths_df = None
     if cfg.spa_top > 0:
@@ -148,9 +149,9 @@ def run_job(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
     }
     if mc is not None:
         for name in ("mean", "sd", "p2.5", "p5", "p50", "p95", "p97.5", "p_top5", "p_top10",
-                     "rank_lo", "rank_hi", "mcse"):
+                     "rank_lo", "rank_hi", "mcse", "converged"):
             if name in mc:
-                extra[name] = mc[name]
+                extra[name] = mc[name].reindex(stressor=ds["stressor"].values)
     table = _category_table(ds, extra)
 
     say(f"writing results to {cfg.out}")
@@ -187,17 +188,40 @@ def run_job(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
     return RunResult(out=out, categories=table, dataset=full, provenance=prov)
 
 
-def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, paths: dict, say: Progress,
-                 timer: Timer) -> xr.Dataset:
-    from .uncertainty import Uncertainty, monte_carlo
+def default_uncertainty_path() -> str:
+    from importlib import resources
 
-    unc = Uncertainty.from_yaml(paths["uncertainty"]) if paths["uncertainty"] else Uncertainty.default()
-    say(f"Monte Carlo: {cfg.samples} samples")
-    with timer.step("monte_carlo"):
-        return monte_carlo(mrio, demand, unc, samples=cfg.samples, seed=cfg.seed,
-                           chunk_size=cfg.chunk_size, client=cfg.scheduler, workers=cfg.workers,
-                           store=str(Path(cfg.out) / "samples.zarr"), stressors=[cfg.stressor],
-                           progress=True)
+    return str(resources.files("spendprint.data").joinpath("uncertainty_default.yaml"))
+
+
+def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, paths: dict, say: Progress,
+                 timer: Timer, mc_progress: Callable[[int, int], None] | None) -> xr.Dataset:
+    from .uncertainty import Uncertainty, monte_carlo, percentile_columns
+    from .uncertainty.montecarlo import local_client
+
+    if not paths["uncertainty"]:
+        paths["uncertainty"] = default_uncertainty_path()
+    unc = Uncertainty.from_yaml(paths["uncertainty"])
+    stressors = None if len(mrio.indicators) <= 20 else [cfg.stressor]
+    say(f"Monte Carlo: {cfg.samples} samples ({Path(paths['uncertainty']).name})")
+    client, owned = cfg.scheduler, None
+    if client is None and cfg.workers is not None:
+        client = owned = "sync" if cfg.workers <= 1 else local_client(cfg.workers)
+    try:
+        with timer.step("monte_carlo"):
+            mc = monte_carlo(mrio, demand, unc, samples=cfg.samples, seed=cfg.seed,
+                             chunk_size=cfg.chunk_size, client=client,
+                             store=str(Path(cfg.out) / "samples.zarr"), stressors=stressors,
+                             progress=mc_progress)
+    finally:
+        if owned is not None and owned != "sync":
+            cluster = getattr(owned, "cluster", None)
+            owned.close()
+            if cluster is not None:
+                cluster.close()
+    for name, var in percentile_columns(mc).items():
+        mc[name.replace("_", ".")] = var
+    return mc
 
 
 def _paths(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, ds: xr.Dataset, stressor: str,
@@ -232,8 +256,8 @@ def _merge(ds, sav, risk, scen, mc) -> xr.Dataset:
                 full[f"scenario_{name}"] = scen[name]
     if mc is not None:
         for name, var in mc.data_vars.items():
-            if "sample" not in var.dims:
-                full[f"mc_{name}"] = var
+            if "sample" not in var.dims and "." not in name:
+                full[f"mc_{name}"] = var.reindex(stressor=ds["stressor"].values)
     return full
 
 

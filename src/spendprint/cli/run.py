@@ -31,7 +31,15 @@ def run(
     spa_top: int = typer.Option(3, help="Trace supply-chain paths of the N largest categories."),
 ) -> None:
     """Footprints, hotspots, savings potential and labour risk of a procurement ledger."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from ..pipeline import RunConfig, run_job
 
@@ -44,15 +52,26 @@ def run(
         chunk_size=chunk_size, spa_top=spa_top,
     )
     t0 = time.perf_counter()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
-        task = bar.add_task("starting", total=None)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None, rate="")
+        mc_task = None
+        t_mc: list[float] = []
 
         def say(msg: str) -> None:
             bar.update(task, description=msg)
             console.log(msg)
 
-        res = run_job(cfg, progress=say)
+        def mc_progress(done: int, total: int) -> None:
+            nonlocal mc_task
+            if mc_task is None:
+                mc_task = bar.add_task("Monte Carlo samples", total=total, rate="")
+                t_mc.append(time.perf_counter())
+            rate = done / max(time.perf_counter() - t_mc[0], 1e-9)
+            bar.update(mc_task, completed=done, rate=f"{rate:.2f} samples/s")
+
+        res = run_job(cfg, progress=say, mc_progress=mc_progress)
     table = res.categories[res.categories["stressor"] == stressor].sort_values("rank").head(10)
     console.print(f"\nTop 10 categories by {stressor}:")
     for _, row in table.iterrows():
