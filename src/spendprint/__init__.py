@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from . import provenance
 from .engine import as_demand, footprint, leontief, multipliers
 from .errors import (
     ConvergenceError,
@@ -17,10 +18,9 @@ from .errors import (
     SpendprintError,
     ValidationError,
 )
-from .io.store import open_mrio
 from .io.exiobase import read_exiobase3
 from .io.pymrio_interop import from_pymrio, to_pymrio
-from .solver import LeontiefSolver
+from .io.store import open_mrio
 from .mrio import MRIO, validate
 from .procurement import (
     Concordance,
@@ -34,26 +34,25 @@ from .procurement import (
     run_scenarios,
     savings_potential,
 )
+from .solver import LeontiefSolver
+from .spa import production_layers, structural_paths
 from .synthetic import synthetic_mrio
 from .transform import aggregate
+from .uncertainty import Uncertainty, monte_carlo, summarise
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MRIO", "LeontiefSolver", "SpendprintError", "ValidationError", "LabelMismatchError",
-    "NotProductiveError", "InputFileError", "LedgerError", "ConvergenceError", "aggregate",
-    "as_demand", "footprint", "leontief", "multipliers", "open_mrio", "synthetic_mrio", "validate",
-]
-__all__ += [
+    # model, engine, I/O
+    "MRIO", "LeontiefSolver", "aggregate", "as_demand", "footprint", "leontief", "multipliers",
+    "open_mrio", "read_exiobase3", "from_pymrio", "to_pymrio", "synthetic_mrio", "validate",
+    # procurement
     "Ledger", "Concordance", "Prices", "procurement_demand", "procurement_footprint", "hotspots",
     "savings_potential", "run_scenarios", "labour_risk", "demo_inputs",
+    # uncertainty and supply-chain paths
+    "Uncertainty", "monte_carlo", "summarise", "structural_paths", "production_layers",
+    # errors
+    "SpendprintError", "ValidationError", "LabelMismatchError", "NotProductiveError",
+    "InputFileError", "LedgerError", "ConvergenceError",
+    "provenance",
 ]
-
-from .uncertainty import Uncertainty, monte_carlo, summarise  # noqa: E402
-
-__all__ += ["Uncertainty", "monte_carlo", "summarise"]
-__all__ += ["read_exiobase3", "from_pymrio", "to_pymrio"]
-
-from .spa import production_layers, structural_paths  # noqa: E402
-
-__all__ += ["structural_paths", "production_layers"]
