@@ -56,6 +56,51 @@ LAYOUT_39_EMPLOYMENT_UNITS = ("h", "hours", "1000 h", "persons", "1000 p")
 _BLOCK_SIZE = 16 << 20  # bytes of text per pyarrow block (parsed in parallel)
 
 
+#: Patterns for the EXIOBASE rows behind spendprint's standard indicators, most preferred first.
+_GHG_PATTERNS = (r"^GHG emissions AR5 \(GWP100\)", r"^GHG emissions \(GWP100\)", r"^GHG emissions.*GWP100")
+_HOURS_PATTERN = r"^Employment hours"
+_HOUR_UNITS = {"h": 1.0, "hr": 1.0, "hours": 1.0, "1000 h": 1e3, "1000 hr": 1e3, "m.hr": 1e6,
+               "mhr": 1e6, "million hours": 1e6}
+
+
+def standard_indicators(names: tuple[str, ...], units: tuple[str, ...]):
+    """Characterisation rows for spendprint's standard indicator names on EXIOBASE labels.
+
+    ``CO2e`` [kg CO2e] is the GWP100 greenhouse-gas impact row EXIOBASE ships (AR5 preferred);
+    ``Employment hours`` [h] is the sum of the ``Employment hours: ...`` rows (skill and gender),
+    converted from their unit (``M.hr`` in EXIOBASE 3). Either is left out if the rows are absent
+    or already named so. Returns ``(C, impacts, impact_units)`` or ``(None, (), ())``.
+    """
+    import re
+
+    rows, impacts, impact_units = [], [], []
+    k = len(names)
+    if "CO2e" not in names:
+        for pattern in _GHG_PATTERNS:
+            hit = [i for i, nm in enumerate(names) if re.search(pattern, nm)]
+            if hit:
+                unit = units[hit[0]].strip().lower()
+                factor = 1e3 if unit.startswith("t") else 1.0
+                row = np.zeros(k)
+                row[hit[0]] = factor
+                rows.append(row)
+                impacts.append("CO2e")
+                impact_units.append("kg CO2e")
+                break
+    if "Employment hours" not in names:
+        hit = [i for i, nm in enumerate(names) if re.search(_HOURS_PATTERN, nm)]
+        factors = [_HOUR_UNITS.get(units[i].strip().lower()) for i in hit]
+        if hit and all(f is not None for f in factors):
+            row = np.zeros(k)
+            row[hit] = factors
+            rows.append(row)
+            impacts.append("Employment hours")
+            impact_units.append("h")
+    if not rows:
+        return None, (), ()
+    return np.vstack(rows), tuple(impacts), tuple(impact_units)
+
+
 # ------------------------------------------------------------------------------------------------
 # where the files are: a folder or a zip with one top folder
 # ------------------------------------------------------------------------------------------------
@@ -598,13 +643,15 @@ def read_exiobase3(path: str | Path, stressors: Sequence[str] | str | None = Non
         meta = _guess_meta(src, layout, len(sectors))
         meta.update({"currency": currency, "money_unit": money_unit, "price_basis": "basic",
                      "extensions": [e.folder for e in exts]})
+        snames = tuple(names[i] for i in pick)
+        sunits = tuple(units_all[i] for i in pick)
+        C, impacts, impact_units = standard_indicators(snames, sunits)
         return MRIO(
             A=A, x=x, S=np.ascontiguousarray(S_all[pick]), regions=tuple(regions),
-            sectors=tuple(sectors), stressors=tuple(names[i] for i in pick),
-            stressor_units=tuple(units_all[i] for i in pick), Y=ty.values,
+            sectors=tuple(sectors), stressors=snames, stressor_units=sunits, Y=ty.values,
             fd_categories=tuple(fd_categories),
             F_Y=None if F_Y_all is None else np.ascontiguousarray(F_Y_all[pick]),
-            meta=meta,
+            C=C, impacts=impacts, impact_units=impact_units, meta=meta,
         )
     finally:
         src.close()
