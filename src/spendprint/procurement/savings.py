@@ -99,7 +99,8 @@ def savings_potential(mrio: MRIO, ledger: Ledger, concordance: Concordance,
         count as an available origin.
     market : {"buyer", "world"}
         Market shares in the buyer region's purchases of the product, or in world exports.
-    Other parameters as in :func:`procurement_footprint`.
+    mrio, ledger, concordance, prices, buyer_region, stressors
+        As in `procurement_footprint`.
 
     Returns
     -------

@@ -204,7 +204,8 @@ def run_scenarios(mrio: MRIO, ledger: Ledger, concordance: Concordance,
     ----------
     scenarios : path, DataFrame (lever table) or YAML-like records
         See the module docstring for the levers and file layouts.
-    Other parameters as in :func:`procurement_footprint`.
+    mrio, ledger, concordance, prices, buyer_region, stressors
+        As in `procurement_footprint`.
 
     Returns
     -------
