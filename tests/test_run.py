@@ -156,3 +156,42 @@ def test_run_with_monte_carlo_columns_report_and_resume(small_store, tmp_path):
     assert main(args) == 0
     again = pd.read_parquet(out / "categories.parquet").query("stressor == 'CO2e'").set_index("category")
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_monte_carlo_run_killed_with_sigkill_resumes_to_the_same_numbers(small_store, tmp_path):
+    import os
+    import signal
+    import time
+
+    def cmd(out):
+        return [sys.executable, "-m", "spendprint", "run", "--mrio", str(small_store), "--out", str(out),
+                "--samples", "240", "--seed", "11", "--chunk-size", "8", "--workers", "1",
+                "--spa-top", "0"]
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cmd(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done_dir = killed / "samples.zarr" / "_done"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if done_dir.is_dir() and len(list(done_dir.iterdir())) >= 3:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    partial = len(list(done_dir.iterdir()))
+    assert 3 <= partial < 30
+    assert not (killed / "categories.parquet").exists()
+    # resume: the second run computes only the missing chunks and ends with the numbers of an
+    # uninterrupted run
+    assert subprocess.run(cmd(killed), capture_output=True).returncode == 0
+    assert subprocess.run(cmd(tmp_path / "clean"), capture_output=True).returncode == 0
+    a = pd.read_parquet(killed / "categories.parquet")
+    b = pd.read_parquet(tmp_path / "clean" / "categories.parquet")
+    cols = ["mean", "sd", "p2.5", "p50", "p97.5", "p_top5", "p_top10"]
+    pd.testing.assert_frame_equal(a[cols], b[cols], check_exact=True)
+    import zarr
+
+    sa = zarr.open_group(str(killed / "samples.zarr"), mode="r")["footprint"][...]
+    sb = zarr.open_group(str(tmp_path / "clean" / "samples.zarr"), mode="r")["footprint"][...]
+    assert np.isfinite(sa).all() and np.array_equal(sa, sb)
