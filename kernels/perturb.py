@@ -20,7 +20,8 @@ Two ways to use the factors, whose trade-off is measured in ``benchmarks/mc_spee
   the product (no buffer, but the random numbers are recomputed in every solver step).
 
 ``sigma`` is an array of one value (the same for every element) or one value per stored entry.
-All kernels write into a preallocated ``out``; none allocates in its loops. They compile serial
+All kernels write into a preallocated ``out``; none allocates in its loops. The factor and
+product kernels contract ``a * b + c`` to FMA. They compile serial
 (the Monte Carlo runs one single-threaded worker per core); :func:`parallel` gives a
 multi-threaded build of any of them (``prange`` over rows) for single-process use.
 """
@@ -31,6 +32,10 @@ import math
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.extending import intrinsic
 
 from .random import exp_block, normals_block, std_normal
 
@@ -49,14 +54,16 @@ def _factor(a, s, z):
     return a * math.exp(s * z - 0.5 * s * s)
 
 
-@nb.njit(cache=False, nogil=True, error_model="numpy")
+@nb.njit(cache=False, nogil=True, error_model="numpy", fastmath={"contract"})
 def _row_factors(a, sigma, per_elem, off, z, m, out, kb):
-    """``out[t] = a[t] exp(s_t z[t] - s_t^2 / 2)`` for a block of m entries (SIMD passes)."""
+    """``out[t] = a[t] exp(s_t z[t] - s_t^2 / 2)`` for a block of m entries (SIMD passes; z is
+    overwritten)."""
     s0 = sigma[0]
     for t in range(m):
         s = sigma[off + t] if per_elem else s0
-        out[t] = s * z[t] - 0.5 * s * s
-    exp_block(out, m, out, kb)
+        z[t] = s * z[t] - 0.5 * s * s
+    # z -> out, not in place: LLVM's runtime overlap check sends in-place loops to scalar code
+    exp_block(z, m, out, kb)
     for t in range(m):
         out[t] *= a[t]
 
@@ -101,7 +108,6 @@ def perturb_csr(indptr, indices, data, sigma, n, transposed, block_P, block_R, z
         kb = np.empty(maxrow, dtype=np.int64)
         qb = np.empty(maxrow)
         zb = np.empty(maxrow)
-        fb = np.empty(maxrow)
         rr = np.int64(r)
         for t in range(m):
             c = np.int64(indices[start + t])
@@ -118,9 +124,7 @@ def perturb_csr(indptr, indices, data, sigma, n, transposed, block_P, block_R, z
                     zb[t] = zblock[b, np.int64(eb[t])]
             else:
                 normals_block(keys[b], eb, m, kb, qb, zb)
-            _row_factors(a, sigma, per_elem, start, zb, m, fb, kb)
-            for t in range(m):
-                out[b, start + t] = fb[t]
+            _row_factors(a, sigma, per_elem, start, zb, m, out[b, start:start + m], kb)
 
 
 @nb.njit(cache=False, nogil=True)
@@ -167,7 +171,96 @@ def perturb_dense(A, sigma, block_P, block_R, zblock, keys, out):
                 out[b, i, cols[t]] = fb[t]
 
 
-@nb.njit(cache=False, nogil=True)
+# ---- SIMD row kernel for groups of 5 columns ---------------------------------------------------
+# numba's indexing (wraparound of signed indices, runtime strides) keeps the gather loop of
+# csr_matmat scalar; this LLVM function does one row with a <4 x double> FMA for columns 0-3 and a
+# scalar FMA for column 4 per stored entry (one broadcast of the value, one unaligned load).
+_F64 = ir.DoubleType()
+_V4 = ir.VectorType(_F64, 4)
+_I64 = ir.IntType(64)
+_I32 = ir.IntType(32)
+
+
+def _row5_function(module, idx_bits):
+    name = f"spendprint_csr_row5_i{idx_bits}"
+    ity = ir.IntType(idx_bits)
+    fnty = ir.FunctionType(ir.VoidType(), [_F64.as_pointer(), ity.as_pointer(), _I64, _I64,
+                                           _F64.as_pointer(), _I64, _F64.as_pointer()])
+    fn = cgutils.get_or_insert_function(module, fnty, name)
+    if not fn.is_declaration:
+        return fn
+    fn.linkage = "internal"
+    fn.attributes.add("alwaysinline")
+    vals, idx, k0, k1, X, m, out = fn.args
+    entry, loop, done = (fn.append_basic_block(x) for x in ("entry", "loop", "done"))
+    b = ir.IRBuilder(entry)
+    fma4 = cgutils.get_or_insert_function(module, ir.FunctionType(_V4, [_V4] * 3),
+                                          "llvm.fma.v4f64")
+    fma1 = cgutils.get_or_insert_function(module, ir.FunctionType(_F64, [_F64] * 3),
+                                          "llvm.fma.f64")
+    zero4 = ir.Constant(_V4, [0.0] * 4)
+    zero = ir.Constant(_F64, 0.0)
+    b.cbranch(b.icmp_signed("<", k0, k1), loop, done)
+    b.position_at_end(loop)
+    k = b.phi(_I64)
+    acc = b.phi(_V4)
+    acc1 = b.phi(_F64)
+    v = b.load(b.gep(vals, [k]), align=8)
+    c = b.load(b.gep(idx, [k]), align=idx_bits // 8)
+    c = b.sext(c, _I64) if idx_bits < 64 else c
+    xp = b.gep(X, [b.mul(c, m)])
+    xv = b.load(b.bitcast(xp, _V4.as_pointer()), align=8)
+    x4 = b.load(b.gep(xp, [ir.Constant(_I64, 4)]), align=8)
+    vv = b.insert_element(ir.Constant(_V4, ir.Undefined), v, ir.Constant(_I32, 0))
+    vv = b.shuffle_vector(vv, vv, ir.Constant(ir.VectorType(_I32, 4), [0, 0, 0, 0]))
+    acc_n = b.call(fma4, [vv, xv, acc])
+    acc1_n = b.call(fma1, [v, x4, acc1])
+    k_n = b.add(k, ir.Constant(_I64, 1))
+    k.add_incoming(k0, entry)
+    k.add_incoming(k_n, loop)
+    acc.add_incoming(zero4, entry)
+    acc.add_incoming(acc_n, loop)
+    acc1.add_incoming(zero, entry)
+    acc1.add_incoming(acc1_n, loop)
+    b.cbranch(b.icmp_signed("<", k_n, k1), loop, done)
+    b.position_at_end(done)
+    r4 = b.phi(_V4)
+    r4.add_incoming(zero4, entry)
+    r4.add_incoming(acc_n, loop)
+    r1 = b.phi(_F64)
+    r1.add_incoming(zero, entry)
+    r1.add_incoming(acc1_n, loop)
+    b.store(r4, b.bitcast(out, _V4.as_pointer()), align=8)
+    b.store(r1, b.gep(out, [ir.Constant(_I64, 4)]), align=8)
+    b.ret_void()
+    return fn
+
+
+@intrinsic
+def _row5(typingctx, vals, idx, k0, k1, X, m, out):
+    """``out[0:5] = sum_{k0 <= k < k1} vals[k] X[idx[k] m : idx[k] m + 5]`` (1-D C arrays)."""
+    ok = (all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+              for a in (vals, idx, X, out))
+          and vals.dtype == X.dtype == out.dtype == types.float64
+          and idx.dtype in (types.int32, types.int64))
+    if not ok:
+        return None
+    sig = types.void(vals, idx, types.int64, types.int64, X, types.int64, out)
+
+    def codegen(context, builder, signature, args):
+        va, ia, k0_, k1_, xa, m_, oa = args
+        vt, it, _, _, xt, _, ot = signature.args
+        ptrs = [context.make_array(t)(context, builder, a).data
+                for t, a in ((vt, va), (it, ia), (xt, xa), (ot, oa))]
+        fn = _row5_function(builder.module, it.dtype.bitwidth)
+        builder.call(fn, [ptrs[0], ptrs[1], k0_, k1_, ptrs[2], m_, ptrs[3]])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+
+@nb.njit(cache=False, nogil=True, fastmath={"contract"})
 def csr_matmat(indptr, indices, values, X, active, out):
     """``out[b] = T_b @ X[b]`` for CSR matrices sharing one pattern, for active samples.
 
@@ -176,8 +269,10 @@ def csr_matmat(indptr, indices, values, X, active, out):
     indptr, indices : CSR pattern of ``T``, shapes (n_rows + 1,), (nnz,)
     values : float64 array, shape (B, nnz)
         The values of each sample's matrix (e.g. from :func:`perturb_csr`).
-    X : float64 array, shape (B, n_cols, m)
+    X : float64 array, shape (B, n_cols, m), C-contiguous
         Row-major block of m vectors per sample (one gather of m contiguous values per entry).
+        The last group of 5 columns (m = 5: all of them) goes through a SIMD row kernel
+        (:func:`_row5`: one 4-wide FMA and one scalar FMA per entry); other groups are scalar.
     active : bool array, shape (B,)
         Samples to compute; inactive ones are left untouched in ``out``.
     out : float64 array, shape (B, n_rows, m)
@@ -186,12 +281,16 @@ def csr_matmat(indptr, indices, values, X, active, out):
     nrow = indptr.shape[0] - 1
     nb_ = values.shape[0]
     m = X.shape[2]
+    n_cols = X.shape[1]
     for r in nb.prange(nrow):
-        k0 = indptr[r]
-        k1 = indptr[r + 1]
+        k0 = np.int64(indptr[r])
+        k1 = np.int64(indptr[r + 1])
+        acc5 = np.empty(5)
         for b in range(nb_):
             if not active[b]:
                 continue
+            vb = values[b]
+            Xb = X[b].reshape(n_cols * m)
             # columns in groups of 4 (the last group takes up to 5) with scalar accumulators
             # kept in registers: one pass over the row per group
             q0 = 0
@@ -203,22 +302,43 @@ def csr_matmat(indptr, indices, values, X, active, out):
                 a3 = 0.0
                 a4 = 0.0
                 if w == 5:
-                    for k in range(k0, k1):
-                        v = values[b, k]
-                        c = indices[k]
-                        a0 += v * X[b, c, q0]
-                        a1 += v * X[b, c, q0 + 1]
-                        a2 += v * X[b, c, q0 + 2]
-                        a3 += v * X[b, c, q0 + 3]
-                        a4 += v * X[b, c, q0 + 4]
+                    _row5(vb, indices, k0, k1, Xb[q0:], m, acc5)
+                    a0 = acc5[0]
+                    a1 = acc5[1]
+                    a2 = acc5[2]
+                    a3 = acc5[3]
+                    a4 = acc5[4]
                 elif w == 4:
-                    for k in range(k0, k1):
+                    c0 = 0.0
+                    c1 = 0.0
+                    c2 = 0.0
+                    c3 = 0.0
+                    k = k0
+                    while k + 1 < k1:
+                        v = values[b, k]
+                        c = indices[k]
+                        u = values[b, k + 1]
+                        d = indices[k + 1]
+                        a0 += v * X[b, c, q0]
+                        a1 += v * X[b, c, q0 + 1]
+                        a2 += v * X[b, c, q0 + 2]
+                        a3 += v * X[b, c, q0 + 3]
+                        c0 += u * X[b, d, q0]
+                        c1 += u * X[b, d, q0 + 1]
+                        c2 += u * X[b, d, q0 + 2]
+                        c3 += u * X[b, d, q0 + 3]
+                        k += 2
+                    if k < k1:
                         v = values[b, k]
                         c = indices[k]
                         a0 += v * X[b, c, q0]
                         a1 += v * X[b, c, q0 + 1]
                         a2 += v * X[b, c, q0 + 2]
                         a3 += v * X[b, c, q0 + 3]
+                    a0 += c0
+                    a1 += c1
+                    a2 += c2
+                    a3 += c3
                 elif w == 3:
                     for k in range(k0, k1):
                         v = values[b, k]

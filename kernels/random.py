@@ -8,9 +8,12 @@ sample can therefore be regenerated anywhere, in any order, on any worker.
 * :func:`uniform` maps the top 53 bits ``k`` to ``(k + 1/2) 2^-53``, in the open interval (0, 1).
 * :func:`std_normal` is the exact inverse normal CDF of that uniform, Wichura's algorithm AS241
   (PPND16, relative accuracy about 1e-16). Its central branch (``|p - 1/2| <= 0.425``, 85 % of the
-  draws) is a rational function with no logarithm; the tails use one ``log`` and one ``sqrt``. The
-  tail probability ``min(p, 1 - p)`` is formed from the integer, so both tails are resolved to
-  ``2^-53`` (``|z| <= 8.3``).
+  draws) is a rational function with no logarithm; the tails use one ``log`` (:func:`log_pos`,
+  fdlibm's algorithm inlined branch-free, no libm call) and one ``sqrt``. The tail probability
+  ``min(p, 1 - p)`` is formed from the integer, so both tails are resolved to ``2^-53``
+  (``|z| <= 8.3``). :func:`normals_block` evaluates a block in SIMD passes (central branch for
+  all, tails on a compacted list) with the same bits as the scalar :func:`std_normal`; the
+  kernels contract ``a * b + c`` to FMA.
 * :func:`gamma_log` draws ``log G`` for ``G ~ Gamma(shape, 1)`` by Marsaglia & Tsang (2000) with
   the counter extended by the attempt number, and the ``U^(1/a)`` boost for ``a < 1`` done in logs
   so that tiny shapes do not underflow.
@@ -33,6 +36,12 @@ _S11 = np.uint64(11)
 _TWO53M1 = np.int64((1 << 53) - 1)
 _HALF53 = np.int64(1 << 52)
 _INV53 = 1.0 / 9007199254740992.0  # 2^-53
+_MANT = np.int64((1 << 52) - 1)
+_ONE_BITS = np.int64(0x3FF0000000000000)
+_EXP52 = np.uint64(0x4330000000000000)
+_LO32 = np.uint64(0xFFFFFFFF)
+_TWO52 = 4503599627370496.0
+_MAGIC_BITS = np.int64(0x4338000000000000)
 
 #: Stream domains: disjoint random streams for the different uncertain inputs.
 DOMAIN_A = 1
@@ -43,9 +52,15 @@ DOMAIN_SPEND = 5
 DOMAIN_DIRICHLET = 6
 
 _jit = nb.njit(cache=False, nogil=True)
+#: helpers inlined into their callers (numba IR inlining), so that loops over them vectorise and
+#: take the caller's floating-point flags
+_ijit = nb.njit(cache=False, nogil=True, error_model="numpy", inline="always")
+#: kernels: ``a * b + c`` contracted to FMA (fewer roundings and half the floating-point
+#: instructions; scalar and SIMD loops contract alike, so they give the same bits)
+_fjit = nb.njit(cache=False, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
-@_jit
+@_ijit
 def mix64(z):
     """SplitMix64 finaliser (a bijection of uint64 with full avalanche)."""
     z = np.uint64(z)
@@ -71,19 +86,19 @@ def stream_key(seed: int, domain: int, sample: int) -> np.uint64:
     return np.uint64(stream_key_jit(int(seed), int(domain), int(sample)))
 
 
-@_jit
+@_ijit
 def bits(key, element):
     """The ``element``-th 64-bit output of the stream ``key``."""
     return mix64(np.uint64(key) + np.uint64(element) * GOLDEN)
 
 
-@_jit
+@_ijit
 def uniform(key, element):
     """Uniform variate in (0, 1): ``((bits >> 11) + 1/2) 2^-53``."""
     return (np.float64(bits(key, element) >> _S11) + 0.5) * _INV53
 
 
-@nb.njit(cache=False, nogil=True, error_model="numpy")
+@_ijit
 def _ppnd16_central(q):
     r = 0.180625 - q * q
     num = (((((((2509.0809287301226727 * r + 33430.575583588128105) * r
@@ -97,34 +112,86 @@ def _ppnd16_central(q):
     return q * num / den
 
 
-@nb.njit(cache=False, nogil=True, error_model="numpy")
-def _ppnd16_tail(t):
-    """Upper-tail quantile ``z > 0`` with ``P(Z > z) = t`` for ``0 < t < 0.075``."""
-    r = math.sqrt(-math.log(t))
-    if r <= 5.0:
-        r -= 1.6
-        num = (((((((7.7454501427834140764e-4 * r + 0.0227238449892691845833) * r
-                    + 0.24178072517745061177) * r + 1.27045825245236838258) * r
-                  + 3.64784832476320460504) * r + 5.7694972214606914055) * r
-                + 4.6303378461565452959) * r + 1.42343711074968357734)
-        den = (((((((1.05075007164441684324e-9 * r + 5.475938084995344946e-4) * r
-                    + 0.0151986665636164571966) * r + 0.14810397642748007459) * r
-                  + 0.68976733498510000455) * r + 1.6763848301838038494) * r
-                + 2.05319162663775882187) * r + 1.0)
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_SQRT2 = 1.4142135623730951
+
+
+@_ijit
+def _log_core(m, e):
+    """``log(m 2^e)`` for ``m`` in [1, 2) (fdlibm's ``__ieee754_log`` core, error below 1 ulp).
+
+    Branch-free (the reduction to ``[sqrt(2)/2, sqrt(2))`` is a select), so loops over it
+    vectorise; :func:`log_pos` supplies ``m`` and ``e`` from the IEEE-754 bits.
+    """
+    big = m > _SQRT2
+    m = 0.5 * m if big else m
+    ef = e + 1.0 if big else e
+    f = m - 1.0
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    r = t2 + t1
+    return ef * _LN2_HI - ((hfsq - (s * (hfsq + r) + ef * _LN2_LO)) - f)
+
+
+@_ijit
+def _ppnd16_tail_r(r):
+    """AS241 tail rational of ``r = sqrt(-log t)`` (both ranges, the choice a select)."""
+    lo = r <= 5.0
+    u = r - 1.6 if lo else r - 5.0
+    if lo:
+        num = (((((((7.7454501427834140764e-4 * u + 0.0227238449892691845833) * u
+                    + 0.24178072517745061177) * u + 1.27045825245236838258) * u
+                  + 3.64784832476320460504) * u + 5.7694972214606914055) * u
+                + 4.6303378461565452959) * u + 1.42343711074968357734)
+        den = (((((((1.05075007164441684324e-9 * u + 5.475938084995344946e-4) * u
+                    + 0.0151986665636164571966) * u + 0.14810397642748007459) * u
+                  + 0.68976733498510000455) * u + 1.6763848301838038494) * u
+                + 2.05319162663775882187) * u + 1.0)
     else:
-        r -= 5.0
-        num = (((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r
-                    + 0.0012426609473880784386) * r + 0.026532189526576123093) * r
-                  + 0.29656057182850489123) * r + 1.7848265399172913358) * r
-                + 5.4637849111641143699) * r + 6.6579046435011037772)
-        den = (((((((2.04426310338993978564e-15 * r + 1.4215117583164458887e-7) * r
-                    + 1.8463183175100546818e-5) * r + 7.868691311456132591e-4) * r
-                  + 0.0148753612908506148525) * r + 0.13692988092273580531) * r
-                + 0.59983220655588793769) * r + 1.0)
+        num = (((((((2.01033439929228813265e-7 * u + 2.71155556874348757815e-5) * u
+                    + 0.0012426609473880784386) * u + 0.026532189526576123093) * u
+                  + 0.29656057182850489123) * u + 1.7848265399172913358) * u
+                + 5.4637849111641143699) * u + 6.6579046435011037772)
+        den = (((((((2.04426310338993978564e-15 * u + 1.4215117583164458887e-7) * u
+                    + 1.8463183175100546818e-5) * u + 7.868691311456132591e-4) * u
+                  + 0.0148753612908506148525) * u + 0.13692988092273580531) * u
+                + 0.59983220655588793769) * u + 1.0)
     return num / den
 
 
-@_jit
+@_ijit
+def log_pos(x):
+    """``log(x)`` for a positive float64 (fdlibm's algorithm, branch-free, < 1 ulp).
+
+    Subnormal ``x`` is scaled by ``2^54`` first (a select, so SIMD loops stay branch-free).
+    """
+    sub = x < 2.2250738585072014e-308
+    xs = x * 18014398509481984.0 if sub else x
+    bb = np.float64(xs).view(np.int64)
+    m = np.int64((bb & _MANT) | _ONE_BITS).view(np.float64)
+    e = np.float64((bb >> 52) - 1023) - (54.0 if sub else 0.0)
+    return _log_core(m, e)
+
+
+@_ijit
+def _ppnd16_tail(t):
+    """Upper-tail quantile ``z > 0`` with ``P(Z > z) = t`` for ``0 < t < 0.075``."""
+    return _ppnd16_tail_r(math.sqrt(-log_pos(t)))
+
+
+@_fjit
 def ppf_from_bits(b):
     """Standard normal quantile of the uniform ``((b >> 11) + 1/2) 2^-53`` (AS241)."""
     k = np.int64(b >> _S11)
@@ -138,13 +205,13 @@ def ppf_from_bits(b):
     return _ppnd16_tail((np.float64(_TWO53M1 - k) + 0.5) * _INV53)
 
 
-@_jit
+@_fjit
 def std_normal(key, element):
     """Standard normal variate of stream ``key`` at ``element`` (exact inverse CDF)."""
     return ppf_from_bits(bits(key, element))
 
 
-@nb.njit(cache=False, nogil=True)
+@_fjit
 def ndtri(p):
     """AS241 inverse normal CDF of a float ``p`` in (0, 1) (for tests and small inputs)."""
     q = p - 0.5
@@ -155,7 +222,7 @@ def ndtri(p):
     return _ppnd16_tail(1.0 - p)
 
 
-@nb.njit(cache=False, nogil=True)
+@_fjit
 def gamma_log(key, element, shape):
     """``log G`` with ``G ~ Gamma(shape, 1)``, ``shape > 0`` (Marsaglia & Tsang 2000).
 
@@ -183,94 +250,112 @@ def gamma_log(key, element, shape):
     return math.log(d) + boost  # unreachable in practice
 
 
-_vjit = nb.njit(cache=False, nogil=True, error_model="numpy")
 
-@_vjit
+@_fjit
 def exp_block(x, m, out, kb):
     """``out[t] = exp(x[t])`` for ``t < m`` without libm, in two SIMD passes.
 
     ``exp(x) = 2^k exp(r)`` with ``k = round(x / ln 2)``, ``r = x - k ln 2`` (Cody-Waite, two
     parts), ``|r| <= ln(2) / 2``; ``exp(r)`` by its Taylor polynomial of degree 13 (truncation
-    below 2e-17 relative); ``2^k`` is built from its IEEE-754 bits ``(k + 1023) << 52`` written to
-    the int64 scratch ``kb`` and read back as float64. Within a few ulp of the correctly rounded
+    below 2e-17 relative); ``2^k`` is built from its IEEE-754 bits ``(k + 1023) << 52``, with k
+    read from the bits of ``k + 1.5 2^52`` (one SIMD pass; ``kb`` is unused, kept for callers). Within a few ulp of the correctly rounded
     value (x is clamped to [-708, 708]); ``out`` may be ``x``.
     """
     for t in range(m):
         xi = min(max(x[t], -708.0), 708.0)
         kf = math.floor(xi * 1.4426950408889634 + 0.5)
         r = (xi - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10
-        out[t] = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-01 + r * (
+        poly = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-01 + r * (
             4.1666666666666664e-02 + r * (8.3333333333333332e-03 + r * (
                 1.3888888888888889e-03 + r * (1.9841269841269841e-04 + r * (
                     2.4801587301587302e-05 + r * (2.7557319223985893e-06 + r * (
                         2.7557319223985888e-07 + r * (2.5052108385441720e-08 + r * (
                             2.0876756987868100e-09 + r * 1.6059043836821613e-10))))))))))))
-        kb[t] = (np.int64(kf) + 1023) << 52
-    scale = kb.view(np.float64)
-    for t in range(m):
-        out[t] *= scale[t]
+        # 2^k from the bits of kf + 1.5 2^52 (no float -> int64 conversion, which AVX2 lacks)
+        kbits = np.float64(kf + 6755399441055744.0).view(np.int64) - _MAGIC_BITS
+        out[t] = poly * np.int64((kbits + 1023) << 52).view(np.float64)
 
 
-@_vjit
+@_ijit
+def u53_to_f64(k):
+    """``float(k)`` for ``0 <= k < 2^53`` (exact), from 32-bit halves with IEEE-754 bit tricks.
+
+    AVX2 has no int64 -> float64 conversion, so ``np.float64(k)`` would keep a loop scalar.
+    """
+    hi = np.int64((k >> np.uint64(32)) | _EXP52).view(np.float64) - _TWO52
+    lo = np.int64((k & _LO32) | _EXP52).view(np.float64) - _TWO52
+    return hi * 4294967296.0 + lo
+
+
+@_fjit
 def normals_block(key, elements, m, kb, qb, zb):
-    """``zb[t] = std_normal(key, elements[t])`` for ``t < m``, in three passes over the block.
+    """``zb[t] = std_normal(key, elements[t])`` for ``t < m``, in SIMD passes over the block.
 
-    Pass 1 (scalar) hashes; pass 2 evaluates AS241's central rational function for every entry
-    (branch-free, SIMD); pass 3 recomputes the tail entries (``|p - 1/2| > 0.425``, 15 %) with
-    their log and sqrt. Same numbers as :func:`std_normal`. kb (int64), qb, zb (float64) are
-    scratch arrays of length >= m.
+    Pass 1 hashes and forms ``q = p - 1/2``; pass 2 evaluates AS241's central rational function
+    for every entry (branch-free); pass 3 lists the tail entries (``|q| > 0.425``, 15 %) in kb
+    (branch-free compaction); pass 4 re-hashes them for their exact tail probability; pass 5
+    evaluates log, sqrt and the tail rational on the compacted list (SIMD, no libm); pass 6
+    scatters them. Same numbers as :func:`std_normal`. kb (int64), qb, zb (float64) are scratch
+    arrays of length >= m.
     """
     for t in range(m):
-        k = np.int64(bits(key, elements[t]) >> _S11)
-        kb[t] = k
-        qb[t] = (np.float64(k) + 0.5) * _INV53 - 0.5
+        k = bits(key, elements[t]) >> _S11
+        qb[t] = (u53_to_f64(k) + 0.5) * _INV53 - 0.5
     for t in range(m):
         zb[t] = _ppnd16_central(qb[t])
+    cnt = 0
     for t in range(m):
-        q = qb[t]
-        if abs(q) > 0.425:
-            k = kb[t]
-            if k < _HALF53:
-                zb[t] = -_ppnd16_tail((np.float64(k) + 0.5) * _INV53)
-            else:
-                zb[t] = _ppnd16_tail((np.float64(_TWO53M1 - k) + 0.5) * _INV53)
+        kb[cnt] = t
+        cnt += abs(qb[t]) > 0.425
+    for u in range(cnt):
+        k = np.int64(bits(key, elements[kb[u]]) >> _S11)
+        if k < _HALF53:
+            qb[u] = -(np.float64(k) + 0.5) * _INV53
+        else:
+            qb[u] = (np.float64(_TWO53M1 - k) + 0.5) * _INV53
+    for u in range(cnt):
+        tp = qb[u]
+        z = _ppnd16_tail(abs(tp))
+        qb[u] = -z if tp < 0.0 else z
+    for u in range(cnt):
+        zb[kb[u]] = qb[u]
 
 
-@nb.njit(cache=False, nogil=True)
+@_fjit
 def fill_exp(x, out):
     """``out = exp(x)`` by :func:`exp_block`."""
     exp_block(x, x.shape[0], out, np.empty(x.shape[0], dtype=np.int64))
 
 
-@nb.njit(cache=False, nogil=True)
+@_fjit
 def fill_std_normal_block(key, elements, out):
     """``out[i] = std_normal(key, elements[i])`` by :func:`normals_block` (same numbers)."""
     m = elements.shape[0]
     normals_block(key, elements, m, np.empty(m, dtype=np.int64), np.empty(m), out)
 
 
-@nb.njit(cache=False, nogil=True)
+@_fjit
 def fill_std_normal(key, elements, out):
     """``out[i] = std_normal(key, elements[i])``."""
     for i in range(elements.shape[0]):
         out[i] = std_normal(key, elements[i])
 
 
-@nb.njit(cache=False, nogil=True)
+@_fjit
 def fill_uniform(key, elements, out):
     """``out[i] = uniform(key, elements[i])``."""
     for i in range(elements.shape[0]):
         out[i] = uniform(key, elements[i])
 
 
-@nb.njit(cache=False, nogil=True)
+@_fjit
 def fill_ndtri(p, out):
     """``out[i] = ndtri(p[i])`` (AS241)."""
     for i in range(p.shape[0]):
         out[i] = ndtri(p[i])
 
 
-@nb.njit(cache=False, nogil=True)
+@_fjit
 def fill_gamma_log(key, elements, shapes, out):
     """``out[i] = gamma_log(key, elements[i], shapes[i])``."""
     for i in range(elements.shape[0]):
