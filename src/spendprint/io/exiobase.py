@@ -553,7 +553,9 @@ def read_exiobase3(path: str | Path, stressors: Sequence[str] | str | None = Non
         Dense ``A`` (money per money), ``x`` and ``Y`` in ``meta["money_unit"]`` (``"M EUR"``),
         ``S`` (stressor unit per M EUR) for the selected rows, ``F_Y`` (stressor unit) when the
         extensions have it, labels, units and ``meta`` (source ``"EXIOBASE 3.x"``, year, currency
-        EUR, money unit, system pxp/ixi, layout). ``C`` is None: impacts are plain rows.
+        EUR, money unit, system pxp/ixi, layout). EXIOBASE's impacts are plain rows of ``S``;
+        ``C`` adds the standard indicators ``CO2e`` and ``Employment hours`` where the rows
+        behind them are present (see :func:`standard_indicators`).
 
     Raises
     ------
