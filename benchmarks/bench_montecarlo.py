@@ -15,6 +15,7 @@ import spendprint as sp
 from spendprint import kernels as K
 from spendprint.kernels import random as KR
 from spendprint.uncertainty.sampler import build_problem, sample_group
+from spendprint.uncertainty.solver import aligned_empty
 
 from ._common import SIZES, world
 
@@ -46,7 +47,7 @@ def mc_problem(n: int, group_size: int | None = None, storage: str = "csr"):
     y = mc_demand(mrio).transpose("region", "sector", "category").values.reshape(mrio.n, -1)
     names = list(mrio.indicators)
     return mrio, build_problem(mrio, y, SPEC, names, [str(i) for i in range(y.shape[1])],
-                               tol=1e-10, group_size=group_size, storage=storage)
+                               tol=1e-9, group_size=group_size, storage=storage)
 
 
 class Kernels:
@@ -65,7 +66,8 @@ class Kernels:
         self.keys = np.array([K.stream_key(0, KR.DOMAIN_A, s) for s in range(G)], dtype=np.uint64)
         self.zb = np.zeros((G, 1))
         self.buf = self.sys.value_buffer(G)
-        self.X = np.random.default_rng(0).random((G, self.sys.n, 5))
+        self.X = aligned_empty((G, self.sys.n, p.W.shape[0]))  # right-hand sides of one sample
+        self.X[...] = np.random.default_rng(0).random(self.X.shape)
         self.out = np.empty_like(self.X)
         self.active = np.ones(G, dtype=bool)
         self.time_perturb(n)
@@ -86,7 +88,7 @@ class Kernels:
 
 
 class SampleGroup:
-    """A whole group of 4 samples: draws, perturbed solves to 1e-10, footprints of 100 categories."""
+    """A whole group of 4 samples: draws, perturbed solves to 1e-9, footprints of 100 categories."""
 
     params = [SIZES]
     param_names = ["n"]

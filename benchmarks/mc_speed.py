@@ -34,6 +34,7 @@ import spendprint as sp
 from spendprint import kernels as K
 from spendprint.kernels import random as KR
 from spendprint.uncertainty import local_client
+from spendprint.uncertainty.solver import aligned_empty
 
 from ._common import shape_for, world
 from .bench_montecarlo import SPEC, mc_demand, mc_problem
@@ -81,7 +82,8 @@ def fused_vs_materialised(n: int, iterations: int) -> dict:
     keys = np.array([K.stream_key(0, KR.DOMAIN_A, i) for i in range(G)], dtype=np.uint64)
     zb = np.zeros((G, 1))
     buf = s.value_buffer(G)
-    X = np.random.default_rng(0).random((G, s.n, 5))
+    X = aligned_empty((G, s.n, p.W.shape[0]))
+    X[...] = np.random.default_rng(0).random(X.shape)
     out = np.empty_like(X)
     act = np.ones(G, dtype=bool)
     with threadpool_limits(1):

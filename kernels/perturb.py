@@ -5,8 +5,12 @@ Every nonzero ``a_ij`` of ``A`` gets, in sample ``s``, the mean-preserving logno
     f_ij(s) = exp(sigma_ij z_ij(s) - sigma_ij^2 / 2),   sigma_ij = sqrt(log(1 + rsd_ij^2)),
 
 so that ``E[f] = 1`` and ``sd[f] = rsd``. ``z_ij(s)`` is the standard normal of the counter-based
-stream ``key(s)`` at element ``i * n + j`` (independent elements), or the normal
+stream ``key(s)`` at element ``i * n + j`` (independent elements; the float32 stream
+:func:`~spendprint.kernels.random.std_normal_f32`), or the normal
 ``zblock[s, (i // P) * R + j // P]`` shared by a whole region-pair block (``block_P = P > 0``).
+Factors and perturbed values are float32: the perturbed matrix of a sample *is* its float32
+values (the solver's residuals are computed in float64 against exactly these numbers), and
+rounding to float32 (relative 6e-8) is six orders of magnitude below any RSD worth sampling.
 The element numbering is that of ``A`` in every storage, so dense and CSR kernels draw the same
 factors, and a kernel that stores ``A^T`` (``transposed=True``) still numbers ``a_ij`` as
 ``i * n + j``.
@@ -37,7 +41,7 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-from .random import exp_block, normals_block, std_normal
+from .random import GOLDEN, _top32, exp_f32, mix64, std_normal, std_normal_f32, z_from_top32
 
 _PARALLEL: dict = {}
 
@@ -49,38 +53,50 @@ def parallel(kernel):
     return _PARALLEL[kernel]
 
 
-@nb.njit(cache=False, nogil=True)
+_HALF32 = np.float32(0.5)
+_fkw = dict(cache=False, nogil=True, error_model="numpy", fastmath={"contract"})
+
+
+@nb.njit(inline="always", **_fkw)
 def _factor(a, s, z):
-    return a * math.exp(s * z - 0.5 * s * s)
+    """``a exp(s z - s^2 / 2)`` in float32 (a, s, z float32)."""
+    return a * exp_f32(s * z - _HALF32 * s * s)
 
 
-@nb.njit(cache=False, nogil=True, error_model="numpy", fastmath={"contract"})
-def _row_factors(a, sigma, per_elem, off, z, m, out, kb):
-    """``out[t] = a[t] exp(s_t z[t] - s_t^2 / 2)`` for a block of m entries (SIMD passes; z is
-    overwritten)."""
-    s0 = sigma[0]
+@nb.njit(**_fkw)
+def _row_factors(key, eg, a, sg, per_elem, m, hb, out):
+    """``out[t] = a[t] f_t`` for a block of m entries with ``eg[t] = e_t GOLDEN`` (two SIMD
+    passes: the hash into hb, then normal, exp and product in float32)."""
     for t in range(m):
-        s = sigma[off + t] if per_elem else s0
-        z[t] = s * z[t] - 0.5 * s * s
-    # z -> out, not in place: LLVM's runtime overlap check sends in-place loops to scalar code
-    exp_block(z, m, out, kb)
+        hb[t] = _top32(mix64(np.uint64(key) + eg[t]))
+    s0 = sg[0]
     for t in range(m):
-        out[t] *= a[t]
+        s = sg[t] if per_elem else s0
+        out[t] = _factor(a[t], s, z_from_top32(hb[t]))
+
+
+@nb.njit(**_fkw)
+def _row_factors_block(zrow, bi, a, sg, per_elem, m, out):
+    """``out[t] = a[t] exp(s_t z - s_t^2 / 2)`` with ``z = zrow[bi[t]]`` (block correlation)."""
+    s0 = sg[0]
+    for t in range(m):
+        s = sg[t] if per_elem else s0
+        out[t] = _factor(a[t], s, np.float32(zrow[bi[t]]))
 
 
 @nb.njit(cache=False, nogil=True)
 def perturb_csr(indptr, indices, data, sigma, n, transposed, block_P, block_R, zblock, keys, out):
-    """Perturbed values of a CSR matrix for a batch of samples.
+    """Perturbed values (float32) of a CSR matrix for a batch of samples.
 
-    Row by row, the element numbers of the row are formed once and serve all samples; each
-    sample's normals come from :func:`normals_block` and its factors from :func:`exp_block`
-    (SIMD passes over the row; the hash is the only scalar pass).
+    Row by row, the element numbers of the row (times GOLDEN), the float32 values and sigmas are
+    formed once and serve all samples; each sample's factors come from two SIMD passes
+    (:func:`_row_factors`).
 
     Parameters
     ----------
     indptr, indices, data : CSR arrays (int32/int64, int32/int64, float64) of the stored matrix
         ``T``: ``A`` itself, or ``A^T`` when ``transposed``.
-    sigma : float64 array, shape (1,) or (nnz,)
+    sigma : float array, shape (1,) or (nnz,)
         Log-scale standard deviation of each stored entry (dimensionless).
     n : int
         Order of A (the element of ``a_ij`` is ``i * n + j``).
@@ -92,79 +108,76 @@ def perturb_csr(indptr, indices, data, sigma, n, transposed, block_P, block_R, z
         Block normals (read only when ``block_P > 0``).
     keys : uint64 array, shape (B,)
         Stream key of each sample of the batch.
-    out : float64 array, shape (B, nnz)
-        ``out[b, k] = data[k] * f_k(sample b)``.
+    out : float32 array, shape (B, nnz)
+        ``out[b, k] = float32(data[k]) * f_k(sample b)``.
     """
     nrow = indptr.shape[0] - 1
     nb_ = keys.shape[0]
     per_elem = sigma.shape[0] > 1
-    maxrow = 0
+    maxrow = 1
     for r in range(nrow):
         maxrow = max(maxrow, indptr[r + 1] - indptr[r])
     for r in nb.prange(nrow):
         start = indptr[r]
         m = indptr[r + 1] - start
-        eb = np.empty(maxrow, dtype=np.uint64)
-        kb = np.empty(maxrow, dtype=np.int64)
-        qb = np.empty(maxrow)
-        zb = np.empty(maxrow)
+        eg = np.empty(maxrow, dtype=np.uint64)
+        bi = np.empty(maxrow, dtype=np.int64)
+        hb = np.empty(maxrow, dtype=np.uint32)
+        a = np.empty(maxrow, dtype=np.float32)
+        sg = np.empty(maxrow, dtype=np.float32)
         rr = np.int64(r)
         for t in range(m):
             c = np.int64(indices[start + t])
             i = c if transposed else rr
             j = rr if transposed else c
             if block_P > 0:
-                eb[t] = np.uint64((i // block_P) * block_R + j // block_P)
+                bi[t] = (i // block_P) * block_R + j // block_P
             else:
-                eb[t] = np.uint64(i) * np.uint64(n) + np.uint64(j)
-        a = data[start:start + m]
+                eg[t] = (np.uint64(i) * np.uint64(n) + np.uint64(j)) * GOLDEN
+            a[t] = np.float32(data[start + t])
+            sg[t] = np.float32(sigma[start + t] if per_elem else sigma[0])
         for b in range(nb_):
             if block_P > 0:
-                for t in range(m):
-                    zb[t] = zblock[b, np.int64(eb[t])]
+                _row_factors_block(zblock[b], bi, a, sg, per_elem, m, out[b, start:start + m])
             else:
-                normals_block(keys[b], eb, m, kb, qb, zb)
-            _row_factors(a, sigma, per_elem, start, zb, m, out[b, start:start + m], kb)
+                _row_factors(keys[b], eg, a, sg, per_elem, m, hb, out[b, start:start + m])
 
 
 @nb.njit(cache=False, nogil=True)
 def perturb_dense(A, sigma, block_P, block_R, zblock, keys, out):
-    """Perturbed copies of a dense ``A`` (n x n) for a batch: ``out[b] = A * F(b)``.
+    """Perturbed copies (float32) of a dense ``A`` (n x n) for a batch: ``out[b] = A * F(b)``.
 
     Zeros of ``A`` stay zero and draw nothing; the factors are those of :func:`perturb_csr`.
     ``sigma`` has shape (1,) or (n * n,) (row-major). Other parameters as in :func:`perturb_csr`;
-    ``out`` has shape (B, n, n).
+    ``out`` has shape (B, n, n), float32.
     """
     n = A.shape[0]
     nb_ = keys.shape[0]
     per_elem = sigma.shape[0] > 1
     for i in nb.prange(n):
-        eb = np.empty(n, dtype=np.uint64)
+        eg = np.empty(n, dtype=np.uint64)
+        bi = np.empty(n, dtype=np.int64)
         cols = np.empty(n, dtype=np.int64)
-        a = np.empty(n)
-        sb = np.empty(n)
-        kb = np.empty(n, dtype=np.int64)
-        qb = np.empty(n)
-        zb = np.empty(n)
-        fb = np.empty(n)
+        a = np.empty(n, dtype=np.float32)
+        sg = np.empty(n, dtype=np.float32)
+        hb = np.empty(n, dtype=np.uint32)
+        fb = np.empty(n, dtype=np.float32)
         m = 0
         for j in range(n):
             if A[i, j] != 0.0:
                 cols[m] = j
-                a[m] = A[i, j]
-                sb[m] = sigma[i * n + j] if per_elem else sigma[0]
+                a[m] = np.float32(A[i, j])
+                sg[m] = np.float32(sigma[i * n + j] if per_elem else sigma[0])
                 if block_P > 0:
-                    eb[m] = np.uint64((i // block_P) * block_R + j // block_P)
+                    bi[m] = (i // block_P) * block_R + j // block_P
                 else:
-                    eb[m] = np.uint64(i) * np.uint64(n) + np.uint64(j)
+                    eg[m] = (np.uint64(i) * np.uint64(n) + np.uint64(j)) * GOLDEN
                 m += 1
         for b in range(nb_):
             if block_P > 0:
-                for t in range(m):
-                    zb[t] = zblock[b, np.int64(eb[t])]
+                _row_factors_block(zblock[b], bi, a, sg, True, m, fb)
             else:
-                normals_block(keys[b], eb, m, kb, qb, zb)
-            _row_factors(a, sb, True, 0, zb, m, fb, kb)
+                _row_factors(keys[b], eg, a, sg, True, m, hb, fb)
             for j in range(n):
                 out[b, i, j] = 0.0
             for t in range(m):
@@ -174,17 +187,26 @@ def perturb_dense(A, sigma, block_P, block_R, zblock, keys, out):
 # ---- SIMD row kernel for groups of 5 columns ---------------------------------------------------
 # numba's indexing (wraparound of signed indices, runtime strides) keeps the gather loop of
 # csr_matmat scalar; this LLVM function does one row with a <4 x double> FMA for columns 0-3 and a
-# scalar FMA for column 4 per stored entry (one broadcast of the value, one unaligned load).
+# scalar FMA for column 4 per stored entry (one broadcast of the value, one unaligned load). The
+# loop is unrolled by 4 with 4 independent accumulator sets: one accumulator chain is bound by the
+# FMA latency (4-5 cycles an entry), four chains by the loads. Values may be float32 (widened to
+# float64 on load: half the memory traffic) or float64.
 _F64 = ir.DoubleType()
+_F32 = ir.FloatType()
 _V4 = ir.VectorType(_F64, 4)
 _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
+_UNROLL = 4
+_PAIR = 2
 
 
-def _row5_function(module, idx_bits):
-    name = f"spendprint_csr_row5_i{idx_bits}"
+def _row_function(module, idx_bits, val_bits, width):
+    """LLVM function of one row for 4 (``width=4``) or 5 columns."""
+    tail = width == 5
+    name = f"spendprint_csr_row{width}_i{idx_bits}_v{val_bits}"
     ity = ir.IntType(idx_bits)
-    fnty = ir.FunctionType(ir.VoidType(), [_F64.as_pointer(), ity.as_pointer(), _I64, _I64,
+    vty = _F32 if val_bits == 32 else _F64
+    fnty = ir.FunctionType(ir.VoidType(), [vty.as_pointer(), ity.as_pointer(), _I64, _I64,
                                            _F64.as_pointer(), _I64, _F64.as_pointer()])
     fn = cgutils.get_or_insert_function(module, fnty, name)
     if not fn.is_declaration:
@@ -192,72 +214,128 @@ def _row5_function(module, idx_bits):
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
     vals, idx, k0, k1, X, m, out = fn.args
-    entry, loop, done = (fn.append_basic_block(x) for x in ("entry", "loop", "done"))
-    b = ir.IRBuilder(entry)
+    blocks = {x: fn.append_basic_block(x) for x in ("entry", "loop", "mid", "tail", "done")}
+    b = ir.IRBuilder(blocks["entry"])
     fma4 = cgutils.get_or_insert_function(module, ir.FunctionType(_V4, [_V4] * 3),
                                           "llvm.fma.v4f64")
     fma1 = cgutils.get_or_insert_function(module, ir.FunctionType(_F64, [_F64] * 3),
                                           "llvm.fma.f64")
     zero4 = ir.Constant(_V4, [0.0] * 4)
     zero = ir.Constant(_F64, 0.0)
-    b.cbranch(b.icmp_signed("<", k0, k1), loop, done)
-    b.position_at_end(loop)
+    four = ir.Constant(ir.VectorType(_I32, 4), [0, 0, 0, 0])
+
+    def entry_term(bld, k, acc, acc1):
+        """acc += vals[k] X[idx[k], 0:4]; acc1 += vals[k] X[idx[k], 4]."""
+        v = bld.load(bld.gep(vals, [k]), align=val_bits // 8)
+        c = bld.load(bld.gep(idx, [k]), align=idx_bits // 8)
+        c = bld.sext(c, _I64) if idx_bits < 64 else c
+        xp = bld.gep(X, [bld.mul(c, m)])
+        xv = bld.load(bld.bitcast(xp, _V4.as_pointer()), align=8)
+        # splat, then widen (vbroadcastss from memory + vcvtps2pd: one FP operation)
+        vt = ir.VectorType(vty, 4)
+        vv = bld.insert_element(ir.Constant(vt, ir.Undefined), v, ir.Constant(_I32, 0))
+        vv = bld.shuffle_vector(vv, vv, four)
+        if val_bits == 32:
+            vv = bld.fpext(vv, _V4)
+            v = bld.fpext(v, _F64)
+        if not tail:
+            return bld.call(fma4, [vv, xv, acc]), acc1
+        x4 = bld.load(bld.gep(xp, [ir.Constant(_I64, 4)]), align=8)
+        return bld.call(fma4, [vv, xv, acc]), bld.call(fma1, [v, x4, acc1])
+
+    # entry: k1u = k0 + 4 floor((k1 - k0) / 4)
+    cnt = b.sub(k1, k0)
+    k1u = b.add(k0, b.and_(cnt, ir.Constant(_I64, -_UNROLL)))
+    b.cbranch(b.icmp_signed("<", k0, k1u), blocks["loop"], blocks["mid"])
+    # unrolled loop with _UNROLL accumulator sets
+    b.position_at_end(blocks["loop"])
     k = b.phi(_I64)
-    acc = b.phi(_V4)
-    acc1 = b.phi(_F64)
-    v = b.load(b.gep(vals, [k]), align=8)
-    c = b.load(b.gep(idx, [k]), align=idx_bits // 8)
-    c = b.sext(c, _I64) if idx_bits < 64 else c
-    xp = b.gep(X, [b.mul(c, m)])
-    xv = b.load(b.bitcast(xp, _V4.as_pointer()), align=8)
-    x4 = b.load(b.gep(xp, [ir.Constant(_I64, 4)]), align=8)
-    vv = b.insert_element(ir.Constant(_V4, ir.Undefined), v, ir.Constant(_I32, 0))
-    vv = b.shuffle_vector(vv, vv, ir.Constant(ir.VectorType(_I32, 4), [0, 0, 0, 0]))
-    acc_n = b.call(fma4, [vv, xv, acc])
-    acc1_n = b.call(fma1, [v, x4, acc1])
-    k_n = b.add(k, ir.Constant(_I64, 1))
-    k.add_incoming(k0, entry)
-    k.add_incoming(k_n, loop)
-    acc.add_incoming(zero4, entry)
-    acc.add_incoming(acc_n, loop)
-    acc1.add_incoming(zero, entry)
-    acc1.add_incoming(acc1_n, loop)
-    b.cbranch(b.icmp_signed("<", k_n, k1), loop, done)
-    b.position_at_end(done)
+    accs = [b.phi(_V4) for _ in range(_UNROLL)]
+    acc1s = [b.phi(_F64) for _ in range(_UNROLL)]
+    new_accs, new_acc1s = [], []
+    for u in range(_UNROLL):
+        a4, a1 = entry_term(b, b.add(k, ir.Constant(_I64, u)), accs[u], acc1s[u])
+        new_accs.append(a4)
+        new_acc1s.append(a1)
+    k_n = b.add(k, ir.Constant(_I64, _UNROLL))
+    k.add_incoming(k0, blocks["entry"])
+    k.add_incoming(k_n, blocks["loop"])
+    for ph, nw in zip(accs + acc1s, new_accs + new_acc1s, strict=True):
+        ph.add_incoming(zero4 if ph.type == _V4 else zero, blocks["entry"])
+        ph.add_incoming(nw, blocks["loop"])
+    b.cbranch(b.icmp_signed("<", k_n, k1u), blocks["loop"], blocks["mid"])
+    # mid: reduce the accumulator sets, then the remaining < 4 entries
+    b.position_at_end(blocks["mid"])
+    red4, red1 = [], []
+    for u in range(_UNROLL):
+        p4 = b.phi(_V4)
+        p4.add_incoming(zero4, blocks["entry"])
+        p4.add_incoming(new_accs[u], blocks["loop"])
+        p1 = b.phi(_F64)
+        p1.add_incoming(zero, blocks["entry"])
+        p1.add_incoming(new_acc1s[u], blocks["loop"])
+        red4.append(p4)
+        red1.append(p1)
+    s4 = b.fadd(b.fadd(red4[0], red4[1]), b.fadd(red4[2], red4[3]))
+    s1 = b.fadd(b.fadd(red1[0], red1[1]), b.fadd(red1[2], red1[3]))
+    b.cbranch(b.icmp_signed("<", k1u, k1), blocks["tail"], blocks["done"])
+    b.position_at_end(blocks["tail"])
+    kt = b.phi(_I64)
+    t4 = b.phi(_V4)
+    t1 = b.phi(_F64)
+    t4n, t1n = entry_term(b, kt, t4, t1)
+    kt_n = b.add(kt, ir.Constant(_I64, 1))
+    kt.add_incoming(k1u, blocks["mid"])
+    kt.add_incoming(kt_n, blocks["tail"])
+    t4.add_incoming(s4, blocks["mid"])
+    t4.add_incoming(t4n, blocks["tail"])
+    t1.add_incoming(s1, blocks["mid"])
+    t1.add_incoming(t1n, blocks["tail"])
+    b.cbranch(b.icmp_signed("<", kt_n, k1), blocks["tail"], blocks["done"])
+    b.position_at_end(blocks["done"])
     r4 = b.phi(_V4)
-    r4.add_incoming(zero4, entry)
-    r4.add_incoming(acc_n, loop)
+    r4.add_incoming(s4, blocks["mid"])
+    r4.add_incoming(t4n, blocks["tail"])
     r1 = b.phi(_F64)
-    r1.add_incoming(zero, entry)
-    r1.add_incoming(acc1_n, loop)
+    r1.add_incoming(s1, blocks["mid"])
+    r1.add_incoming(t1n, blocks["tail"])
     b.store(r4, b.bitcast(out, _V4.as_pointer()), align=8)
-    b.store(r1, b.gep(out, [ir.Constant(_I64, 4)]), align=8)
+    if tail:
+        b.store(r1, b.gep(out, [ir.Constant(_I64, 4)]), align=8)
     b.ret_void()
     return fn
 
 
-@intrinsic
-def _row5(typingctx, vals, idx, k0, k1, X, m, out):
-    """``out[0:5] = sum_{k0 <= k < k1} vals[k] X[idx[k] m : idx[k] m + 5]`` (1-D C arrays)."""
-    ok = (all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
-              for a in (vals, idx, X, out))
-          and vals.dtype == X.dtype == out.dtype == types.float64
-          and idx.dtype in (types.int32, types.int64))
-    if not ok:
-        return None
-    sig = types.void(vals, idx, types.int64, types.int64, X, types.int64, out)
+def _row_intrinsic(width):
+    @intrinsic
+    def _row(typingctx, vals, idx, k0, k1, X, m, out):
+        ok = (all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+                  for a in (vals, idx, X, out))
+              and X.dtype == out.dtype == types.float64
+              and vals.dtype in (types.float32, types.float64)
+              and idx.dtype in (types.int32, types.int64))
+        if not ok:
+            return None
+        sig = types.void(vals, idx, types.int64, types.int64, X, types.int64, out)
 
-    def codegen(context, builder, signature, args):
-        va, ia, k0_, k1_, xa, m_, oa = args
-        vt, it, _, _, xt, _, ot = signature.args
-        ptrs = [context.make_array(t)(context, builder, a).data
-                for t, a in ((vt, va), (it, ia), (xt, xa), (ot, oa))]
-        fn = _row5_function(builder.module, it.dtype.bitwidth)
-        builder.call(fn, [ptrs[0], ptrs[1], k0_, k1_, ptrs[2], m_, ptrs[3]])
-        return context.get_dummy_value()
+        def codegen(context, builder, signature, args):
+            va, ia, k0_, k1_, xa, m_, oa = args
+            vt, it, _, _, xt, _, ot = signature.args
+            ptrs = [context.make_array(t)(context, builder, a).data
+                    for t, a in ((vt, va), (it, ia), (xt, xa), (ot, oa))]
+            fn = _row_function(builder.module, it.dtype.bitwidth, vt.dtype.bitwidth, width)
+            builder.call(fn, [ptrs[0], ptrs[1], k0_, k1_, ptrs[2], m_, ptrs[3]])
+            return context.get_dummy_value()
 
-    return sig, codegen
+        return sig, codegen
 
+    _row.__doc__ = (f"``out[0:{width}] = sum_(k0 <= k < k1) vals[k] X[idx[k] m : idx[k] m + {width}]``"
+                    " (1-D C arrays).")
+    return _row
+
+
+_row4 = _row_intrinsic(4)
+_row5 = _row_intrinsic(5)
 
 
 @nb.njit(cache=False, nogil=True, fastmath={"contract"})
@@ -267,29 +345,42 @@ def csr_matmat(indptr, indices, values, X, active, out):
     Parameters
     ----------
     indptr, indices : CSR pattern of ``T``, shapes (n_rows + 1,), (nnz,)
-    values : float64 array, shape (B, nnz)
-        The values of each sample's matrix (e.g. from :func:`perturb_csr`).
+    values : float32 or float64 array, shape (B, nnz) or (1, nnz)
+        The values of each sample's matrix (e.g. from :func:`perturb_csr`), widened to float64
+        in the products; a single row serves every sample.
     X : float64 array, shape (B, n_cols, m), C-contiguous
         Row-major block of m vectors per sample (one gather of m contiguous values per entry).
-        The last group of 5 columns (m = 5: all of them) goes through a SIMD row kernel
-        (:func:`_row5`: one 4-wide FMA and one scalar FMA per entry); other groups are scalar.
+        Groups of 4 columns, and a last group of 5, go through SIMD row kernels (one 4-wide FMA,
+        and one scalar FMA for a fifth column, per entry; 4 accumulator sets); the rest is
+        scalar. Rows of X 32-byte aligned (m = 4 and an aligned base) avoid split loads.
     active : bool array, shape (B,)
         Samples to compute; inactive ones are left untouched in ``out``.
     out : float64 array, shape (B, n_rows, m)
         ``out[b, r, q] = sum_k values[b, k] X[b, indices[k], q]`` over the entries k of row r.
     """
     nrow = indptr.shape[0] - 1
-    nb_ = values.shape[0]
+    nb_ = X.shape[0]
+    shared = values.shape[0] == 1
     m = X.shape[2]
     n_cols = X.shape[1]
+    # samples in pairs, rows inner: the X blocks of two samples (2 x 313 KB at n = 9,800, m = 4)
+    # stay in L2 while the values stream, and each index row is read once for both samples
+    for b0 in range(0, nb_, _PAIR):
+        _csr_matmat_rows(indptr, indices, values, X, active, out, shared, b0, min(b0 + _PAIR, nb_),
+                         nrow, m, n_cols)
+
+
+@nb.njit(cache=False, nogil=True, fastmath={"contract"})
+def _csr_matmat_rows(indptr, indices, values, X, active, out, shared, b_lo, b_hi, nrow, m, n_cols):
     for r in nb.prange(nrow):
         k0 = np.int64(indptr[r])
         k1 = np.int64(indptr[r + 1])
         acc5 = np.empty(5)
-        for b in range(nb_):
+        for b in range(b_lo, b_hi):
             if not active[b]:
                 continue
-            vb = values[b]
+            bv = 0 if shared else b
+            vb = values[bv]
             Xb = X[b].reshape(n_cols * m)
             # columns in groups of 4 (the last group takes up to 5) with scalar accumulators
             # kept in registers: one pass over the row per group
@@ -309,52 +400,27 @@ def csr_matmat(indptr, indices, values, X, active, out):
                     a3 = acc5[3]
                     a4 = acc5[4]
                 elif w == 4:
-                    c0 = 0.0
-                    c1 = 0.0
-                    c2 = 0.0
-                    c3 = 0.0
-                    k = k0
-                    while k + 1 < k1:
-                        v = values[b, k]
-                        c = indices[k]
-                        u = values[b, k + 1]
-                        d = indices[k + 1]
-                        a0 += v * X[b, c, q0]
-                        a1 += v * X[b, c, q0 + 1]
-                        a2 += v * X[b, c, q0 + 2]
-                        a3 += v * X[b, c, q0 + 3]
-                        c0 += u * X[b, d, q0]
-                        c1 += u * X[b, d, q0 + 1]
-                        c2 += u * X[b, d, q0 + 2]
-                        c3 += u * X[b, d, q0 + 3]
-                        k += 2
-                    if k < k1:
-                        v = values[b, k]
-                        c = indices[k]
-                        a0 += v * X[b, c, q0]
-                        a1 += v * X[b, c, q0 + 1]
-                        a2 += v * X[b, c, q0 + 2]
-                        a3 += v * X[b, c, q0 + 3]
-                    a0 += c0
-                    a1 += c1
-                    a2 += c2
-                    a3 += c3
+                    _row4(vb, indices, k0, k1, Xb[q0:], m, acc5)
+                    a0 = acc5[0]
+                    a1 = acc5[1]
+                    a2 = acc5[2]
+                    a3 = acc5[3]
                 elif w == 3:
                     for k in range(k0, k1):
-                        v = values[b, k]
+                        v = values[bv, k]
                         c = indices[k]
                         a0 += v * X[b, c, q0]
                         a1 += v * X[b, c, q0 + 1]
                         a2 += v * X[b, c, q0 + 2]
                 elif w == 2:
                     for k in range(k0, k1):
-                        v = values[b, k]
+                        v = values[bv, k]
                         c = indices[k]
                         a0 += v * X[b, c, q0]
                         a1 += v * X[b, c, q0 + 1]
                 else:
                     for k in range(k0, k1):
-                        a0 += values[b, k] * X[b, indices[k], q0]
+                        a0 += values[bv, k] * X[b, indices[k], q0]
                 out[b, r, q0] = a0
                 if w > 1:
                     out[b, r, q0 + 1] = a1
@@ -367,14 +433,14 @@ def csr_matmat(indptr, indices, values, X, active, out):
                 q0 += w
 
 
-@nb.njit(cache=False, nogil=True)
+@nb.njit(**_fkw)
 def csr_perturb_matmat(indptr, indices, data, sigma, n, transposed, block_P, block_R, zblock,
                        keys, X, out):
     """Fused: ``out[b] = T_b @ X[b]`` with ``T_b`` the perturbed ``T``, factors regenerated.
 
     Same factors as :func:`perturb_csr` followed by :func:`csr_matmat` (same layouts: X of shape
     (B, n_cols, m), out (B, n_rows, m)); no (B, nnz) buffer, the factors are recomputed (with the
-    scalar :func:`std_normal`) in every call.
+    scalar :func:`~spendprint.kernels.random.std_normal_f32`) in every call.
     """
     nrow = indptr.shape[0] - 1
     nb_ = keys.shape[0]
@@ -389,18 +455,18 @@ def csr_perturb_matmat(indptr, indices, data, sigma, n, transposed, block_P, blo
             rr = np.int64(r)
             i = c if transposed else rr
             j = rr if transposed else c
-            s = sigma[k] if per_elem else sigma[0]
-            a = data[k]
+            s = np.float32(sigma[k] if per_elem else sigma[0])
+            a = np.float32(data[k])
             e = np.uint64(i) * np.uint64(n) + np.uint64(j)
             blk = (i // block_P) * block_R + j // block_P if block_P > 0 else 0
             for b in range(nb_):
-                z = zblock[b, blk] if block_P > 0 else std_normal(keys[b], e)
+                z = np.float32(zblock[b, blk]) if block_P > 0 else std_normal_f32(keys[b], e)
                 v = _factor(a, s, z)
                 for q in range(m):
                     out[b, r, q] += v * X[b, c, q]
 
 
-@nb.njit(cache=False, nogil=True)
+@nb.njit(**_fkw)
 def dense_perturb_matmat(A, sigma, transposed, block_P, block_R, zblock, keys, X, out):
     """Fused dense product with regenerated factors.
 
@@ -422,11 +488,12 @@ def dense_perturb_matmat(A, sigma, transposed, block_P, block_R, zblock, keys, X
             a = A[i, j]
             if a == 0.0:
                 continue
-            s = sigma[i * n + j] if per_elem else sigma[0]
+            s = np.float32(sigma[i * n + j] if per_elem else sigma[0])
             e = np.uint64(i) * np.uint64(n) + np.uint64(j)
             blk = (i // block_P) * block_R + j // block_P if block_P > 0 else 0
+            a = np.float32(a)
             for b in range(nb_):
-                z = zblock[b, blk] if block_P > 0 else std_normal(keys[b], e)
+                z = np.float32(zblock[b, blk]) if block_P > 0 else std_normal_f32(keys[b], e)
                 v = _factor(a, s, z)
                 for q in range(m):
                     out[b, r, q] += v * X[b, c, q]

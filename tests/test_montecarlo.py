@@ -31,7 +31,8 @@ SPEC = sp.Uncertainty(a_rsd=0.2, s_rsd={"CO2": 0.04, "CH4": {"*": 0.12, "CN": 0.
 
 
 def brute_force(mrio, y: xr.DataArray, spec: sp.Uncertainty, samples, seed: int, names):
-    """Dense perturb-and-solve in numpy, drawing the same numbers from the counter-based stream."""
+    """Dense perturb-and-solve in numpy (float64), drawing the same numbers from the counter-based
+    streams: the engine stores perturbed A in float32, so the two agree to about 1e-7."""
     n, P = mrio.n, len(mrio.sectors)
     A = mrio.dense_A()
     Y0 = y.transpose("region", "sector", "category").values.reshape(n, -1)
@@ -55,8 +56,10 @@ def brute_force(mrio, y: xr.DataArray, spec: sp.Uncertainty, samples, seed: int,
                      else mrio.C[mrio.impacts.index(s)] for s in names])
     out = []
     for s in samples:
-        zA = np.empty(n * n)
-        K.fill_std_normal(K.stream_key(seed, KR.DOMAIN_A, s), np.arange(n * n, dtype=np.uint64), zA)
+        zA = np.empty(n * n, dtype=np.float32)
+        KR.fill_std_normal_f32(K.stream_key(seed, KR.DOMAIN_A, s), np.arange(n * n, dtype=np.uint64),
+                               zA)
+        zA = zA.astype(np.float64)
         As = A * np.exp(sA * zA.reshape(n, n) - 0.5 * sA**2)
         zS = np.empty(k * n)
         K.fill_std_normal(K.stream_key(seed, KR.DOMAIN_S, s), np.arange(k * n, dtype=np.uint64), zS)
@@ -149,8 +152,9 @@ def test_matches_brute_force_with_the_same_stream(tiny_mrio, storage):
     ds = sp.monte_carlo(tiny_mrio, y, SPEC, samples=12, seed=4, client="sync", stressors=names,
                         storage=storage)
     ref = brute_force(tiny_mrio, y, SPEC, range(12), 4, names)
-    np.testing.assert_allclose(ds.footprint.values, ref, rtol=1e-9)
-    assert ds.attrs["max_residual"] <= 1e-10 and ds.attrs["fallbacks"] == 0
+    # float32 storage of the perturbed A: a wrong element or stream would differ by O(RSD)
+    np.testing.assert_allclose(ds.footprint.values, ref, rtol=5e-7)
+    assert ds.attrs["max_residual"] <= 1e-9 and ds.attrs["fallbacks"] == 0
 
 
 def test_block_correlation_matches_brute_force(tiny_mrio):
@@ -167,7 +171,7 @@ def test_block_correlation_matches_brute_force(tiny_mrio):
         i = np.arange(n) // P
         As = A * np.exp(sig * zb[i[:, None] * R + i[None, :]] - 0.5 * sig**2)
         ref = tiny_mrio.S[:1] @ np.linalg.solve(np.eye(n) - As, Y0)
-        np.testing.assert_allclose(ds.footprint.values[s], ref, rtol=1e-9)
+        np.testing.assert_allclose(ds.footprint.values[s], ref, rtol=5e-7)
 
 
 def test_mean_and_sd_agree_with_independent_numpy_monte_carlo(tiny_mrio):
@@ -320,7 +324,7 @@ def test_sparse_baseline_factorisation_survives_pickling():
     vals = sys.perturb(np.array([0.3]), 0, 1, np.zeros((2, 1)), keys, sys.value_buffer(2))
     B = rng.random((2, 3, n))
     X, info = sys.solve(vals, B)
-    assert not info.fallback.any() and (info.residual <= 1e-10).all()
+    assert not info.fallback.any() and (info.residual <= sys.tol).all()
     for b in range(2):
         T = sps.csr_array((vals[b], sys.indices, sys.indptr), shape=(n, n)).toarray()
         np.testing.assert_allclose(X[b].T, np.linalg.solve(np.eye(n) - T, B[b].T), rtol=1e-8)

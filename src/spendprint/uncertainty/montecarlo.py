@@ -135,7 +135,7 @@ def _hash_array(a) -> str:
 def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, samples: int = 1000,
                 seed: int = 0, chunk_size: int | None = None, client: Any = None,
                 store: str | os.PathLike | None = None, stressors: str | Sequence[str] | None = None,
-                tol: float = 1e-10, *, storage: str = "auto", orientation: str = "auto",
+                tol: float = 1e-9, *, storage: str = "auto", orientation: str = "auto",
                 group_size: int | None = None, mcse_target: float = MCSE_TARGET,
                 progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Monte Carlo footprints ``E_s = C' S_s (I - A_s)^-1 Y_s`` of every category.
@@ -163,7 +163,9 @@ def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, s
     stressors : names, optional
         Indicators (stressors and impacts); default all.
     tol : float
-        Relative residual every perturbed solve must reach (dimensionless).
+        Relative residual ``max_q ||B_q - (I - T_s) X_q||_inf / ||B_q||_inf`` every perturbed
+        solve must reach (dimensionless; default 1e-9, far below the sampling error of any
+        realistic run).
     storage, orientation, group_size
         Solver choices (see :func:`spendprint.uncertainty.sampler.build_problem`); the results
         depend on ``group_size`` in the last bits only.

@@ -18,8 +18,11 @@ Samples are computed in aligned groups ``[g G, (g + 1) G)`` (the last one padded
 so the result of a sample is a pure function of ``(seed, s)`` for a given group size ``G``.
 
 Footprints per sample ``E_s = C' S_s (I - A_s)^-1 Y_s`` (indicators x categories) are computed from
-the adjoint system ``(I - A_s)^T M_s^T = (C' S_s)^T`` when there are no more indicators than
-categories (fewer right-hand sides), else from ``(I - A_s) X_s = Y_s``.
+the adjoint system ``(I - A_s)^T M_s^T = (W S_s)^T`` when there are no more right-hand sides than
+categories, else from ``(I - A_s) X_s = Y_s``. In the adjoint system the right-hand sides are
+``W S_s`` with ``C' = C_out W``: the selected indicators themselves (``W = C'``), or, when fewer,
+the base stressors they are made of (an impact such as CO2e is a fixed combination of stressors,
+so ``E_s = C_out M_s Y_s``: CO2, CH4, N2O, employment and CO2e need 4 solves, not 5).
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class MCProblem:
     S: np.ndarray            # (k, n) base stressor intensities
     s_sigma: np.ndarray | None  # (k, n) log-sd, or None
     C_sel: np.ndarray        # (k', k): selected indicators from base stressors
+    W: np.ndarray            # (r, k): right-hand sides W S_s of the adjoint system
+    C_out: np.ndarray        # (k', r): indicators from the adjoint solutions, C' = C_out W
     y: np.ndarray            # (n, m) baseline demand
     y_tot: np.ndarray        # (m,)
     spend_sigma: np.ndarray  # (m,)
@@ -91,8 +96,8 @@ def selection_matrix(mrio, names: list[str]) -> np.ndarray:
 
 
 def default_group_size(nnz: int, n: int, storage: str) -> int:
-    """Samples per group: 8, or fewer when the value buffers would exceed about 1.6 GB."""
-    per = 8.0 * (nnz if storage == "csr" else n * n)
+    """Samples per group: 8, or fewer when the float32 value buffers would exceed about 1.6 GB."""
+    per = 4.0 * (nnz if storage == "csr" else n * n)
     return int(max(1, min(8, 1.6e9 // max(per, 1.0))))
 
 
@@ -113,7 +118,8 @@ def build_problem(mrio, y: np.ndarray, spec: Uncertainty, names: list[str],
     if storage == "auto":
         storage = "csr" if nnz < 0.5 * n * n else "dense"
     if orientation == "auto":
-        orientation = "adjoint" if C_sel.shape[0] <= m else "primal"
+        n_rhs = min(C_sel.shape[0], int(np.any(C_sel != 0, axis=0).sum()))
+        orientation = "adjoint" if n_rhs <= m else "primal"
     if orientation not in ("adjoint", "primal"):
         raise ValidationError(f"orientation must be 'auto', 'adjoint' or 'primal', not {orientation!r}")
     system = PerturbedLeontief(A, BaselineLU(mrio.solver), adjoint=orientation == "adjoint",
@@ -137,12 +143,20 @@ def build_problem(mrio, y: np.ndarray, spec: Uncertainty, names: list[str],
             shapes.append(alpha[c] * y[idx, c] / y_tot[c])
     dir_row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     dir_col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    # right-hand sides of the adjoint system: the indicators, or the base stressors they use
+    used = np.flatnonzero(np.any(C_sel != 0, axis=0))
+    if used.size < C_sel.shape[0]:
+        W = np.eye(C_sel.shape[1])[used]
+        C_out = C_sel[:, used]
+    else:
+        W, C_out = C_sel, np.eye(C_sel.shape[0])
     G = int(group_size) if group_size else default_group_size(system.nnz, n, storage)
     system.rows_A = system.cols_A = None  # only needed to resolve sigmas; not shipped to workers
     return MCProblem(
         system=system, a_sigma=a_sigma, a_uncertain=a_uncertain,
         block=spec.correlation == "block", R=R, P=P,
         S=np.ascontiguousarray(mrio.S, dtype=np.float64), s_sigma=s_sigma, C_sel=C_sel,
+        W=np.ascontiguousarray(W), C_out=np.ascontiguousarray(C_out),
         y=np.ascontiguousarray(y, dtype=np.float64), y_tot=y_tot,
         spend_sigma=rsd_to_sigma(spend_rsd), alpha=alpha,
         dir_elem=(dir_col.astype(np.uint64) * np.uint64(n) + dir_row.astype(np.uint64)),
@@ -219,18 +233,18 @@ def sample_group(p: MCProblem, seed: int, g: int, buffer: np.ndarray | None = No
             zblock = np.zeros((G, 1))
         values = sys.perturb(p.a_sigma, p.P if p.block else 0, p.R, zblock, keys, buffer)
     else:
-        values = sys.unperturbed(G, buffer)
+        values = sys.unperturbed()
     kk, m = p.shape
-    Ss = [p.C_sel @ perturbed_S(p, seed, int(s)) for s in samples]   # (k', n) each
+    Ss = [perturbed_S(p, seed, int(s)) for s in samples]             # (k, n) each
     Ys = [perturbed_y(p, seed, int(s)) for s in samples]             # (n, m) each
     if sys.adjoint:
-        B = np.ascontiguousarray(np.stack(Ss))                        # (G, k', n)
+        B = np.ascontiguousarray(np.stack([p.W @ S for S in Ss]))    # (G, r, n)
     else:
         B = np.ascontiguousarray(np.stack([Y.T for Y in Ys]))          # (G, m, n)
     X, info = sys.solve(values, B)
     E = np.empty((G, kk, m))
     for b in range(G):
-        E[b] = X[b] @ Ys[b] if sys.adjoint else Ss[b] @ X[b].T
+        E[b] = p.C_out @ (X[b] @ Ys[b]) if sys.adjoint else (p.C_sel @ Ss[b]) @ X[b].T
     return E, info.iterations, info.residual, info.fallback
 
 

@@ -16,7 +16,12 @@ converged after ``max_iter`` steps, or whose residual grows, falls back to a fre
 of its own ``(I - T_b)``; fallbacks are counted.
 
 Vectors are kept as (G, m, n) arrays (the Fortran-ordered (n, G m) block LAPACK solves) and
-transposed to (G, n, m) for the sparse products (one gather of m contiguous values per nonzero).
+transposed to (G, n, m) for the sparse products (one gather of m contiguous values per nonzero,
+into a 64-byte aligned buffer so that rows of 4 values never straddle a cache line).
+
+The perturbed values are float32 (:mod:`spendprint.kernels.perturb`): a sample's matrix *is* its
+float32 values, and the residuals are formed in float64 against exactly those numbers, so the
+tolerance is met for the sampled system itself. Unperturbed values (A certain) stay float64.
 The preconditioner solves all columns of a batch in one LAPACK call (BLAS-3). LAPACK's result for
 one column depends in the last bits on the other columns in the call, so the batch (a *group* of
 samples) must be a fixed set for results to be reproducible bit for bit: the sampler always
@@ -40,6 +45,15 @@ from scipy.linalg import lapack
 from spendprint import kernels as K
 
 from ..solver import LeontiefSolver
+
+
+def aligned_empty(shape, dtype=np.float64, align: int = 64) -> np.ndarray:
+    """An uninitialised C-ordered array whose data starts on an ``align``-byte boundary."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + align, dtype=np.uint8)
+    off = (-raw.ctypes.data) % align
+    return raw[off:off + size].view(dtype).reshape(shape)
 
 
 class BaselineLU:
@@ -115,7 +129,7 @@ class PerturbedLeontief:
     """
 
     def __init__(self, A, precond: BaselineLU, adjoint: bool, storage: str = "csr",
-                 tol: float = 1e-10, max_iter: int = 60) -> None:
+                 tol: float = 1e-9, max_iter: int = 60) -> None:
         self.n = A.shape[0]
         self.precond = precond
         self.adjoint = bool(adjoint)
@@ -149,10 +163,10 @@ class PerturbedLeontief:
 
     # ---- perturbation ----------------------------------------------------------------------------
     def value_buffer(self, G: int) -> np.ndarray:
-        """A reusable buffer for the perturbed values of G samples.
+        """A reusable float32 buffer for the perturbed values of G samples.
 
         Kept on the instance, one per thread, and handed out again for the same G: a fresh
-        buffer of G x nnz float64 (GBs at n = 9,800) costs a page fault per 4 KiB on first touch,
+        buffer of G x nnz values (GBs at n = 9,800) costs a page fault per 4 KiB on first touch,
         which for one chunk of samples took as long as the perturbation itself.
         """
         shape = (G, self.nnz) if self.storage == "csr" else (G, self.n, self.n)
@@ -161,7 +175,7 @@ class PerturbedLeontief:
         buf = buffers.get(key)
         if buf is None or buf.shape != shape:
             buffers.pop(key, None)
-            buf = buffers[key] = np.empty(shape)
+            buf = buffers[key] = np.empty(shape, dtype=np.float32)
         return buf
 
     def sigma_for_storage(self, sigma_nz: np.ndarray | None) -> np.ndarray:
@@ -187,28 +201,29 @@ class PerturbedLeontief:
             K.perturb_dense(self.A, sigma, block_P, block_R, zblock, keys, out[:G])
         return out[:G]
 
-    def unperturbed(self, G: int, out: np.ndarray) -> np.ndarray:
-        """Fill ``out`` with G copies of the baseline values (A certain)."""
-        if self.storage == "csr":
-            out[:G] = self.data[None, :]
-        else:
-            out[:G] = self.A[None, :, :]
-        return out[:G]
+    def unperturbed(self) -> np.ndarray:
+        """The baseline values (float64) as one matrix shared by every sample (A certain)."""
+        return self.data[None, :] if self.storage == "csr" else self.A[None, :, :]
 
     # ---- products and solves ---------------------------------------------------------------------
     def matmat(self, values: np.ndarray, X: np.ndarray, active: np.ndarray, out: np.ndarray) -> None:
-        """``out[b] = T_b X[b]`` for active samples; X, out of shape (G, n, m) (C order)."""
+        """``out[b] = T_b X[b]`` for active samples; X, out of shape (G, n, m) (C order).
+
+        ``values`` holds one matrix per sample, or a single matrix shared by all (first dim 1).
+        """
         if self.storage == "csr":
             K.csr_matmat(self.indptr, self.indices, values, X, active, out)
             return
-        for b in range(values.shape[0]):
+        for b in range(X.shape[0]):
             if active[b]:
-                Ab = values[b]
+                Ab = values[b if values.shape[0] > 1 else 0].astype(np.float64, copy=False)
                 out[b] = Ab.T @ X[b] if self.adjoint else Ab @ X[b]
 
-    def _residual(self, values, X, B, active, TX) -> np.ndarray:
+    def _residual(self, values, X, B, active, TX, Xr=None) -> np.ndarray:
         """``B - X + T_b X`` for arrays in the solver layout (G, m, n)."""
-        Xr = np.ascontiguousarray(X.transpose(0, 2, 1))
+        if Xr is None:
+            Xr = aligned_empty(TX.shape)
+        Xr[...] = X.transpose(0, 2, 1)
         self.matmat(values, Xr, active, TX)
         return B - X + TX.transpose(0, 2, 1)
 
@@ -233,12 +248,13 @@ class PerturbedLeontief:
         scale = np.maximum(np.abs(B).max(axis=2), np.finfo(float).tiny)  # (G, m)
         X = self.precond.apply(B.reshape(G * m, n).T, self.adjoint).T.reshape(G, m, n).copy()
         TX = np.zeros((G, n, m))
+        Xr = aligned_empty((G, n, m))
         active = np.ones(G, dtype=bool)
         iters = np.zeros(G, dtype=np.int64)
         resid = np.full(G, np.inf)
         fallback = np.zeros(G, dtype=bool)
         for it in range(self.max_iter + 1):
-            R = self._residual(values, X, B, active, TX)
+            R = self._residual(values, X, B, active, TX, Xr)
             rel = (np.abs(R).max(axis=2) / scale).max(axis=1)
             rel = np.where(np.isfinite(rel), rel, np.inf)
             grew = (it >= 3) & (rel > 10.0 * resid) & active
@@ -259,8 +275,9 @@ class PerturbedLeontief:
         bad = np.flatnonzero(~(resid <= self.tol))
         for b in bad:
             fallback[b] = True
-            X[b] = self._direct(values[b], B[b])
-            Rb = self._residual(values[b:b + 1], X[b:b + 1], B[b:b + 1], np.ones(1, dtype=bool),
+            vb = values[b:b + 1] if values.shape[0] > 1 else values[:1]
+            X[b] = self._direct(vb[0].astype(np.float64), B[b])
+            Rb = self._residual(vb, X[b:b + 1], B[b:b + 1], np.ones(1, dtype=bool),
                                 np.zeros((1, n, m)))[0]
             resid[b] = float((np.abs(Rb).max(axis=1) / scale[b]).max())
         return X, SolveInfo(iterations=iters, residual=resid, fallback=fallback)
