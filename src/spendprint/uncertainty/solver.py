@@ -11,7 +11,8 @@ are solved by preconditioned Richardson iteration (iterative refinement) with th
 
 until the relative residual ``max_q ||R_q||_inf / ||B_q||_inf`` of every sample is at most
 ``tol``. The iteration converges when the spectral radius of ``P^-1 (T_b - T)`` is below 1, which
-holds for the RSDs of MRIO uncertainty (5 to 8 steps at RSD 0.1 to 0.3). A sample that has not
+holds for the RSDs of MRIO uncertainty (6 to 11 plain steps to 1e-9 at RSD 0.2 and n = 9,800; 6 or
+7 with the Anderson acceleration below). A sample that has not
 converged after ``max_iter`` steps, or whose residual grows, falls back to a fresh factorisation
 of its own ``(I - T_b)``; fallbacks are counted.
 
@@ -22,7 +23,9 @@ into a 64-byte aligned buffer so that rows of 4 values never straddle a cache li
 The perturbed values are float32 (:mod:`spendprint.kernels.perturb`): a sample's matrix *is* its
 float32 values, and the residuals are formed in float64 against exactly those numbers, so the
 tolerance is met for the sampled system itself. Unperturbed values (A certain) stay float64.
-The preconditioner solves all columns of a batch in one LAPACK call (BLAS-3). LAPACK's result for
+Steps are accelerated by Anderson mixing over the last few steps (``depth``, default 3), which
+removes the few eigenvalues that dominate the Richardson error. The preconditioner solves all
+columns of a batch in one LAPACK call (BLAS-3). LAPACK's result for
 one column depends in the last bits on the other columns in the call, so the batch (a *group* of
 samples) must be a fixed set for results to be reproducible bit for bit: the sampler always
 groups samples ``[g G, (g + 1) G)``. BLAS runs single-threaded inside :func:`solve_group` for
@@ -143,12 +146,19 @@ class PerturbedLeontief:
     tol : float
         Relative residual target (dimensionless).
     max_iter : int
-        Richardson steps before the refactorisation fallback.
+        Steps before the refactorisation fallback.
+    depth : int
+        Anderson acceleration over the last ``depth`` steps (0: plain Richardson). The error of
+        the Richardson iteration is dominated by a few eigenvalues of ``P^-1 (T_b - T)`` (at
+        n = 9,800 the first step cuts the residual 40-fold, later ones only 7- to 12-fold);
+        depth 3 removes them and saves about a fifth of the steps. The residual of every step is
+        the true one, so the tolerance test does not depend on the acceleration.
     """
 
     def __init__(self, A, precond: BaselineLU, adjoint: bool, storage: str = "csr",
-                 tol: float = 1e-9, max_iter: int = 60) -> None:
+                 tol: float = 1e-9, max_iter: int = 60, depth: int = 3) -> None:
         self.n = A.shape[0]
+        self.depth = int(depth)
         self.precond = precond
         self.adjoint = bool(adjoint)
         self.storage = storage
@@ -263,6 +273,32 @@ class PerturbedLeontief:
             X = sla.solve(np.eye(n) - T, B_b.T)
         return np.ascontiguousarray(X.T)
 
+    def _anderson(self, X, D, idx, hist_g, hist_f, G) -> np.ndarray:
+        """Anderson-accelerated step for the active samples ``idx``: X, D of shape (a, m, n).
+
+        With ``g(X) = X + D`` the Richardson map and ``f = D`` its residual, the new iterate is
+        ``g_k - sum_i gamma_i (g_(i+1) - g_i)`` over the last ``depth`` steps, with gamma the
+        least-squares fit of ``f_k`` by the differences ``f_(i+1) - f_i``, per sample and column.
+        """
+        g = np.zeros((G,) + X.shape[1:])
+        f = np.zeros_like(g)
+        g[idx] = X + D
+        f[idx] = D
+        hist_g.append(g)
+        hist_f.append(f)
+        del hist_g[:-(self.depth + 1)], hist_f[:-(self.depth + 1)]
+        k = len(hist_f) - 1
+        if k == 0:
+            return g[idx]
+        dF = np.stack([hist_f[i + 1][idx] - hist_f[i][idx] for i in range(k)], axis=-1)
+        dG = np.stack([hist_g[i + 1][idx] - hist_g[i][idx] for i in range(k)], axis=-1)
+        M = np.einsum("amni,amnj->amij", dF, dF)
+        M += (1e-14 * np.trace(M, axis1=2, axis2=3) + np.finfo(float).tiny)[..., None, None] \
+            * np.eye(k)
+        rhs = np.einsum("amni,amn->ami", dF, D)
+        gamma = np.linalg.solve(M, rhs[..., None])[..., 0]
+        return g[idx] - np.einsum("amni,ami->amn", dG, gamma)
+
     def solve(self, values: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, SolveInfo]:
         """Solve ``(I - T_b) X_b = B_b`` for a group; B of shape (G, m, n), returns X (G, m, n)."""
         G, m, n = B.shape
@@ -274,11 +310,16 @@ class PerturbedLeontief:
         iters = np.zeros(G, dtype=np.int64)
         resid = np.full(G, np.inf)
         fallback = np.zeros(G, dtype=bool)
+        hist_g: list[np.ndarray] = []  # g(X_j) = X_j + P^-1 R_j of the last steps (Anderson)
+        hist_f: list[np.ndarray] = []  # P^-1 R_j
         for it in range(self.max_iter + 1):
             R = self._residual(values, X, B, active, TX, Xr)
             rel = (np.abs(R).max(axis=2) / scale).max(axis=1)
             rel = np.where(np.isfinite(rel), rel, np.inf)
             grew = (it >= 3) & (rel > 10.0 * resid) & active
+            if self.depth and np.any(active & (rel > resid)):
+                hist_g.clear()  # a step that did not help: restart the acceleration
+                hist_f.clear()
             resid = np.where(active, rel, resid)
             done = active & (rel <= self.tol)
             active &= ~done
@@ -291,7 +332,11 @@ class PerturbedLeontief:
             # depends on the group only, so results stay reproducible)
             idx = np.flatnonzero(active)
             Rb = R[idx].reshape(idx.size * m, n).T
-            X[idx] += self.precond.apply(Rb, self.adjoint).T.reshape(idx.size, m, n)
+            D = self.precond.apply(Rb, self.adjoint).T.reshape(idx.size, m, n)
+            if self.depth:
+                X[idx] = self._anderson(X[idx], D, idx, hist_g, hist_f, G)
+            else:
+                X[idx] += D
             iters[idx] += 1
         bad = np.flatnonzero(~(resid <= self.tol))
         for b in bad:
