@@ -294,7 +294,8 @@ def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, s
         fallbacks=int(fb.sum()), max_residual=float(res.max()),
         seconds=time.perf_counter() - t0, seconds_sampling=t_sample,
         uncertainty=json.dumps(spec.fingerprint()),
-        method=("preconditioned Richardson iteration with the baseline LU of (I - A); "
+        method=("preconditioned Richardson iteration with the baseline LU of (I - A), Anderson "
+                "acceleration (depth 3); "
                 "refactorisation fallback"),
     )
     return ds
