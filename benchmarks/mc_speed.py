@@ -106,6 +106,13 @@ def fused_vs_materialised(n: int, iterations: int) -> dict:
             "perturb_ns_per_element": t_pert / G / s.nnz * 1e9}
 
 
+def _compile_kernels() -> bool:
+    """Run a tiny Monte Carlo in this process so that every kernel is compiled (JIT warm-up)."""
+    m = sp.synthetic_mrio(regions=3, sectors=20, seed=0)
+    sp.monte_carlo(m, mc_demand(m, m=5), SPEC, samples=8, seed=0, client="sync", group_size=8)
+    return True
+
+
 def engine_run(mrio, y, samples: int, client, seed: int = 1) -> dict:
     stamps = []
     t0 = time.perf_counter()
@@ -146,6 +153,7 @@ def run_size(n: int, samples: int, naive: int, workers: list[int]) -> dict:
     if 2 in workers:
         client = local_client(2)
         try:
+            client.run(_compile_kernels)  # on every worker, not only where a warm-up chunk lands
             sp.monte_carlo(mrio, y_da, SPEC, samples=16, seed=0, client=client, chunk_size=8)
             res["engine_2"] = engine_run(mrio, y_da, samples, client)
             rss = client.run(peak_rss_mb)
