@@ -16,29 +16,24 @@ def keys_for(seed: int, samples, domain: int = KR.DOMAIN_A) -> np.ndarray:
     return np.array([K.stream_key(seed, domain, s) for s in samples], dtype=np.uint64)
 
 
-def naive_normals(key, elements) -> np.ndarray:
-    """Reference: the stream re-derived in numpy (SplitMix64 + scipy's inverse normal)."""
-    e = np.asarray(elements, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        z = np.uint64(key) + e * KR.GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    k = (z >> np.uint64(11)).astype(np.float64)
-    p = (k + 0.5) * 2.0**-53
-    # tail probability formed exactly, as the kernel does
-    upper = st.norm.isf((2.0**53 - 1 - k + 0.5) * 2.0**-53)
-    lower = st.norm.ppf(p)
-    return np.where(p > 0.5, upper, lower)
-
-
 def _hash_bits(key, elements) -> np.ndarray:
+    """SplitMix64 outputs of the stream ``key`` at ``elements``, re-derived in numpy."""
     e = np.asarray(elements, dtype=np.uint64)
     with np.errstate(over="ignore"):
         z = np.uint64(key) + e * KR.GOLDEN
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return z ^ (z >> np.uint64(31))
+
+
+def naive_normals(key, elements) -> np.ndarray:
+    """Reference: the stream re-derived in numpy (SplitMix64 + scipy's inverse normal)."""
+    k = (_hash_bits(key, elements) >> np.uint64(11)).astype(np.float64)
+    p = (k + 0.5) * 2.0**-53
+    # tail probability formed exactly, as the kernel does
+    upper = st.norm.isf((2.0**53 - 1 - k + 0.5) * 2.0**-53)
+    lower = st.norm.ppf(p)
+    return np.where(p > 0.5, upper, lower)
 
 
 def naive_normals_f32(key, elements) -> np.ndarray:
