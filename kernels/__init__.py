@@ -17,6 +17,7 @@ from .perturb import (
     lognormal_factors,
     perturb_csr,
     perturb_dense,
+    segment_layout,
 )
 from .random import (
     fill_gamma_log,
@@ -29,5 +30,5 @@ from .random import (
 __all__ = [
     "csr_matmat", "csr_perturb_matmat", "dense_perturb_matmat", "fill_gamma_log", "fill_ndtri",
     "fill_std_normal", "fill_uniform", "lognormal_factors", "perturb_csr", "perturb_dense",
-    "stream_key",
+    "segment_layout", "stream_key",
 ]

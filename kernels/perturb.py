@@ -54,6 +54,7 @@ def parallel(kernel):
 
 
 _HALF32 = np.float32(0.5)
+_CHUNK = 8192  # entries per unit of work of perturb_csr (its scratch stays in L2)
 _fkw = dict(cache=False, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
@@ -85,17 +86,20 @@ def _row_factors_block(zrow, bi, a, sg, per_elem, m, out):
 
 
 @nb.njit(cache=False, nogil=True)
-def perturb_csr(indptr, indices, data, sigma, n, transposed, block_P, block_R, zblock, keys, out):
-    """Perturbed values (float32) of a CSR matrix for a batch of samples.
+def perturb_csr(indptr, rows, indices, data, sigma, n, transposed, block_P, block_R, zblock, keys,
+                out):
+    """Perturbed values (float32) of a (segmented) CSR matrix for a batch of samples.
 
-    Row by row, the element numbers of the row (times GOLDEN), the float32 values and sigmas are
+    Segment by segment, the element numbers (times GOLDEN), the float32 values and sigmas are
     formed once and serve all samples; each sample's factors come from two SIMD passes
     (:func:`_row_factors`).
 
     Parameters
     ----------
-    indptr, indices, data : CSR arrays (int32/int64, int32/int64, float64) of the stored matrix
-        ``T``: ``A`` itself, or ``A^T`` when ``transposed``.
+    indptr, rows, indices, data : segmented CSR arrays of the stored matrix ``T`` (``A`` itself,
+        or ``A^T`` when ``transposed``): segment r holds the entries ``indptr[r]:indptr[r + 1]``
+        of row ``rows[r]`` of ``T``, with columns ``indices`` (any integer type) and float64
+        values ``data``. Plain CSR is ``rows = arange(n_rows)``; see :func:`segment_layout`.
     sigma : float array, shape (1,) or (nnz,)
         Log-scale standard deviation of each stored entry (dimensionless).
     n : int
@@ -111,36 +115,47 @@ def perturb_csr(indptr, indices, data, sigma, n, transposed, block_P, block_R, z
     out : float32 array, shape (B, nnz)
         ``out[b, k] = float32(data[k]) * f_k(sample b)``.
     """
-    nrow = indptr.shape[0] - 1
+    nseg = indptr.shape[0] - 1
     nb_ = keys.shape[0]
     per_elem = sigma.shape[0] > 1
-    maxrow = 1
-    for r in range(nrow):
-        maxrow = max(maxrow, indptr[r + 1] - indptr[r])
-    for r in nb.prange(nrow):
-        start = indptr[r]
-        m = indptr[r + 1] - start
-        eg = np.empty(maxrow, dtype=np.uint64)
-        bi = np.empty(maxrow, dtype=np.int64)
-        hb = np.empty(maxrow, dtype=np.uint32)
-        a = np.empty(maxrow, dtype=np.float32)
-        sg = np.empty(maxrow, dtype=np.float32)
-        rr = np.int64(r)
-        for t in range(m):
-            c = np.int64(indices[start + t])
-            i = c if transposed else rr
-            j = rr if transposed else c
-            if block_P > 0:
-                bi[t] = (i // block_P) * block_R + j // block_P
-            else:
-                eg[t] = (np.uint64(i) * np.uint64(n) + np.uint64(j)) * GOLDEN
-            a[t] = np.float32(data[start + t])
-            sg[t] = np.float32(sigma[start + t] if per_elem else sigma[0])
+    # units of work: runs of consecutive segments of about _CHUNK entries (contiguous in
+    # storage), so that the SIMD passes of each sample run over thousands of entries even when
+    # segments are short (~90 entries in a column block of 256 at n = 9,800)
+    cut = np.empty(nseg + 1, dtype=np.int64)
+    n_chunks = 0
+    cut[0] = 0
+    for r in range(nseg):
+        if r > cut[n_chunks] and indptr[r + 1] - indptr[cut[n_chunks]] > _CHUNK:
+            n_chunks += 1
+            cut[n_chunks] = r
+    n_chunks += 1
+    cut[n_chunks] = nseg
+    for ch in nb.prange(n_chunks):
+        e0 = indptr[cut[ch]]
+        m = indptr[cut[ch + 1]] - e0
+        eg = np.empty(m, dtype=np.uint64)
+        bi = np.empty(m, dtype=np.int64)
+        hb = np.empty(m, dtype=np.uint32)
+        a = np.empty(m, dtype=np.float32)
+        sg = np.empty(m, dtype=np.float32)
+        for r in range(cut[ch], cut[ch + 1]):
+            rr = np.int64(rows[r])
+            for k in range(indptr[r], indptr[r + 1]):
+                t = k - e0
+                c = np.int64(indices[k])
+                i = c if transposed else rr
+                j = rr if transposed else c
+                if block_P > 0:
+                    bi[t] = (i // block_P) * block_R + j // block_P
+                else:
+                    eg[t] = (np.uint64(i) * np.uint64(n) + np.uint64(j)) * GOLDEN
+                a[t] = np.float32(data[k])
+                sg[t] = np.float32(sigma[k] if per_elem else sigma[0])
         for b in range(nb_):
             if block_P > 0:
-                _row_factors_block(zblock[b], bi, a, sg, per_elem, m, out[b, start:start + m])
+                _row_factors_block(zblock[b], bi, a, sg, per_elem, m, out[b, e0:e0 + m])
             else:
-                _row_factors(keys[b], eg, a, sg, per_elem, m, hb, out[b, start:start + m])
+                _row_factors(keys[b], eg, a, sg, per_elem, m, hb, out[b, e0:e0 + m])
 
 
 @nb.njit(cache=False, nogil=True)
@@ -197,13 +212,13 @@ _V4 = ir.VectorType(_F64, 4)
 _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
 _UNROLL = 4
-_PAIR = 2
+_PASS = 2  # samples per pass over the pattern (csr_matmat)
 
 
-def _row_function(module, idx_bits, val_bits, width):
+def _row_function(module, idx_bits, idx_signed, val_bits, width):
     """LLVM function of one row for 4 (``width=4``) or 5 columns."""
     tail = width == 5
-    name = f"spendprint_csr_row{width}_i{idx_bits}_v{val_bits}"
+    name = f"spendprint_csr_row{width}_{'i' if idx_signed else 'u'}{idx_bits}_v{val_bits}"
     ity = ir.IntType(idx_bits)
     vty = _F32 if val_bits == 32 else _F64
     fnty = ir.FunctionType(ir.VoidType(), [vty.as_pointer(), ity.as_pointer(), _I64, _I64,
@@ -228,7 +243,8 @@ def _row_function(module, idx_bits, val_bits, width):
         """acc += vals[k] X[idx[k], 0:4]; acc1 += vals[k] X[idx[k], 4]."""
         v = bld.load(bld.gep(vals, [k]), align=val_bits // 8)
         c = bld.load(bld.gep(idx, [k]), align=idx_bits // 8)
-        c = bld.sext(c, _I64) if idx_bits < 64 else c
+        if idx_bits < 64:
+            c = bld.sext(c, _I64) if idx_signed else bld.zext(c, _I64)
         xp = bld.gep(X, [bld.mul(c, m)])
         xv = bld.load(bld.bitcast(xp, _V4.as_pointer()), align=8)
         # splat, then widen (vbroadcastss from memory + vcvtps2pd: one FP operation)
@@ -313,7 +329,7 @@ def _row_intrinsic(width):
                   for a in (vals, idx, X, out))
               and X.dtype == out.dtype == types.float64
               and vals.dtype in (types.float32, types.float64)
-              and idx.dtype in (types.int32, types.int64))
+              and idx.dtype in (types.int32, types.int64, types.uint16, types.uint32))
         if not ok:
             return None
         sig = types.void(vals, idx, types.int64, types.int64, X, types.int64, out)
@@ -323,7 +339,8 @@ def _row_intrinsic(width):
             vt, it, _, _, xt, _, ot = signature.args
             ptrs = [context.make_array(t)(context, builder, a).data
                     for t, a in ((vt, va), (it, ia), (xt, xa), (ot, oa))]
-            fn = _row_function(builder.module, it.dtype.bitwidth, vt.dtype.bitwidth, width)
+            fn = _row_function(builder.module, it.dtype.bitwidth, it.dtype.signed,
+                               vt.dtype.bitwidth, width)
             builder.call(fn, [ptrs[0], ptrs[1], k0_, k1_, ptrs[2], m_, ptrs[3]])
             return context.get_dummy_value()
 
@@ -339,12 +356,13 @@ _row5 = _row_intrinsic(5)
 
 
 @nb.njit(cache=False, nogil=True, fastmath={"contract"})
-def csr_matmat(indptr, indices, values, X, active, out):
-    """``out[b] = T_b @ X[b]`` for CSR matrices sharing one pattern, for active samples.
+def csr_matmat(indptr, rows, indices, values, X, active, out):
+    """``out[b] = T_b @ X[b]`` for (segmented) CSR matrices sharing one pattern, active samples.
 
     Parameters
     ----------
-    indptr, indices : CSR pattern of ``T``, shapes (n_rows + 1,), (nnz,)
+    indptr, rows, indices : segmented CSR pattern of ``T`` (as in :func:`perturb_csr`); a row may
+        be split over several segments (column blocks, :func:`segment_layout`), whose sums add up.
     values : float32 or float64 array, shape (B, nnz) or (1, nnz)
         The values of each sample's matrix (e.g. from :func:`perturb_csr`), widened to float64
         in the products; a single row serves every sample.
@@ -357,24 +375,34 @@ def csr_matmat(indptr, indices, values, X, active, out):
         Samples to compute; inactive ones are left untouched in ``out``.
     out : float64 array, shape (B, n_rows, m)
         ``out[b, r, q] = sum_k values[b, k] X[b, indices[k], q]`` over the entries k of row r.
+
+    The samples go in passes of ``_PASS`` over the segments: each segment's indices are read
+    once for the samples of a pass, and with segments of one column block at a time
+    (:func:`segment_layout`) the rows of X they gather stay in the L1 cache. Not for
+    :func:`parallel` when a row spans several segments (their sums would race).
     """
-    nrow = indptr.shape[0] - 1
     nb_ = X.shape[0]
-    shared = values.shape[0] == 1
     m = X.shape[2]
-    n_cols = X.shape[1]
-    # samples in pairs, rows inner: the X blocks of two samples (2 x 313 KB at n = 9,800, m = 4)
-    # stay in L2 while the values stream, and each index row is read once for both samples
-    for b0 in range(0, nb_, _PAIR):
-        _csr_matmat_rows(indptr, indices, values, X, active, out, shared, b0, min(b0 + _PAIR, nb_),
-                         nrow, m, n_cols)
+    for b in range(nb_):
+        if active[b]:
+            ob = out[b]
+            for r in range(ob.shape[0]):
+                for q in range(m):
+                    ob[r, q] = 0.0
+    for b0 in range(0, nb_, _PASS):
+        _csr_matmat_pass(indptr, rows, indices, values, X, active, out, b0, min(b0 + _PASS, nb_))
 
 
 @nb.njit(cache=False, nogil=True, fastmath={"contract"})
-def _csr_matmat_rows(indptr, indices, values, X, active, out, shared, b_lo, b_hi, nrow, m, n_cols):
-    for r in nb.prange(nrow):
-        k0 = np.int64(indptr[r])
-        k1 = np.int64(indptr[r + 1])
+def _csr_matmat_pass(indptr, rows, indices, values, X, active, out, b_lo, b_hi):
+    nseg = indptr.shape[0] - 1
+    shared = values.shape[0] == 1
+    m = X.shape[2]
+    n_cols = X.shape[1]
+    for s in nb.prange(nseg):
+        k0 = np.int64(indptr[s])
+        k1 = np.int64(indptr[s + 1])
+        r = rows[s]
         acc5 = np.empty(5)
         for b in range(b_lo, b_hi):
             if not active[b]:
@@ -382,59 +410,29 @@ def _csr_matmat_rows(indptr, indices, values, X, active, out, shared, b_lo, b_hi
             bv = 0 if shared else b
             vb = values[bv]
             Xb = X[b].reshape(n_cols * m)
-            # columns in groups of 4 (the last group takes up to 5) with scalar accumulators
-            # kept in registers: one pass over the row per group
+            # columns in groups of 4 (the last group takes up to 5): one pass per group
             q0 = 0
             while q0 < m:
                 w = m - q0 if m - q0 <= 5 else 4
-                a0 = 0.0
-                a1 = 0.0
-                a2 = 0.0
-                a3 = 0.0
-                a4 = 0.0
                 if w == 5:
                     _row5(vb, indices, k0, k1, Xb[q0:], m, acc5)
-                    a0 = acc5[0]
-                    a1 = acc5[1]
-                    a2 = acc5[2]
-                    a3 = acc5[3]
-                    a4 = acc5[4]
                 elif w == 4:
                     _row4(vb, indices, k0, k1, Xb[q0:], m, acc5)
-                    a0 = acc5[0]
-                    a1 = acc5[1]
-                    a2 = acc5[2]
-                    a3 = acc5[3]
-                elif w == 3:
-                    for k in range(k0, k1):
-                        v = values[bv, k]
-                        c = indices[k]
-                        a0 += v * X[b, c, q0]
-                        a1 += v * X[b, c, q0 + 1]
-                        a2 += v * X[b, c, q0 + 2]
-                elif w == 2:
-                    for k in range(k0, k1):
-                        v = values[bv, k]
-                        c = indices[k]
-                        a0 += v * X[b, c, q0]
-                        a1 += v * X[b, c, q0 + 1]
                 else:
+                    for q in range(w):
+                        acc5[q] = 0.0
                     for k in range(k0, k1):
-                        a0 += values[bv, k] * X[b, indices[k], q0]
-                out[b, r, q0] = a0
-                if w > 1:
-                    out[b, r, q0 + 1] = a1
-                if w > 2:
-                    out[b, r, q0 + 2] = a2
-                if w > 3:
-                    out[b, r, q0 + 3] = a3
-                if w > 4:
-                    out[b, r, q0 + 4] = a4
+                        v = values[bv, k]
+                        c = indices[k]
+                        for q in range(w):
+                            acc5[q] += v * X[b, c, q0 + q]
+                for q in range(w):
+                    out[b, r, q0 + q] += acc5[q]
                 q0 += w
 
 
 @nb.njit(**_fkw)
-def csr_perturb_matmat(indptr, indices, data, sigma, n, transposed, block_P, block_R, zblock,
+def csr_perturb_matmat(indptr, rows, indices, data, sigma, n, transposed, block_P, block_R, zblock,
                        keys, X, out):
     """Fused: ``out[b] = T_b @ X[b]`` with ``T_b`` the perturbed ``T``, factors regenerated.
 
@@ -442,17 +440,18 @@ def csr_perturb_matmat(indptr, indices, data, sigma, n, transposed, block_P, blo
     (B, n_cols, m), out (B, n_rows, m)); no (B, nnz) buffer, the factors are recomputed (with the
     scalar :func:`~spendprint.kernels.random.std_normal_f32`) in every call.
     """
-    nrow = indptr.shape[0] - 1
+    nseg = indptr.shape[0] - 1
     nb_ = keys.shape[0]
     m = X.shape[2]
     per_elem = sigma.shape[0] > 1
-    for r in nb.prange(nrow):
-        for b in range(nb_):
+    for b in range(nb_):
+        for r in range(out.shape[1]):
             for q in range(m):
                 out[b, r, q] = 0.0
-        for k in range(indptr[r], indptr[r + 1]):
+    for sg in range(nseg):
+        rr = np.int64(rows[sg])
+        for k in range(indptr[sg], indptr[sg + 1]):
             c = np.int64(indices[k])
-            rr = np.int64(r)
             i = c if transposed else rr
             j = rr if transposed else c
             s = np.float32(sigma[k] if per_elem else sigma[0])
@@ -463,7 +462,7 @@ def csr_perturb_matmat(indptr, indices, data, sigma, n, transposed, block_P, blo
                 z = np.float32(zblock[b, blk]) if block_P > 0 else std_normal_f32(keys[b], e)
                 v = _factor(a, s, z)
                 for q in range(m):
-                    out[b, r, q] += v * X[b, c, q]
+                    out[b, rr, q] += v * X[b, c, q]
 
 
 @nb.njit(**_fkw)
@@ -505,3 +504,28 @@ def lognormal_factors(key, elements, sigma, out):
     for i in range(elements.shape[0]):
         s = sigma[i]
         out[i] = math.exp(s * std_normal(key, elements[i]) - 0.5 * s * s)
+
+
+def segment_layout(indptr, indices, n_cols, width=256):
+    """Split a CSR matrix into column blocks of ``width``: the segmented layout of the kernels.
+
+    Segments are the nonempty (column block, row) pieces, ordered block by block and by row
+    within a block, so that a pass of :func:`csr_matmat` over one block gathers from only
+    ``width`` rows of X (8 KiB per sample for 4 float64 columns and width 256: they stay in L1).
+
+    Returns
+    -------
+    ptr : int64 (n_seg + 1,), rows : int32 (n_seg,), order : int64 (nnz,)
+        Segment s holds the entries ``order[ptr[s]:ptr[s + 1]]`` of the CSR arrays (take
+        ``indices[order]`` and ``data[order]``), all of row ``rows[s]``.
+    """
+    indptr = np.asarray(indptr, dtype=np.int64)
+    n_rows = indptr.size - 1
+    row = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
+    key = (np.asarray(indices, dtype=np.int64) // int(width)) * n_rows + row
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
+    ptr = np.r_[starts, key.size].astype(np.int64)
+    rows = (key[starts] % n_rows).astype(np.int32) if key.size else np.zeros(0, np.int32)
+    return ptr, rows, order

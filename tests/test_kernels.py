@@ -125,6 +125,11 @@ def _matrix(n=60, density=0.3, seed=0):
     return rng.random((n, n)) * (rng.random((n, n)) < density)
 
 
+def _rows(T) -> np.ndarray:
+    """Plain CSR as the segmented layout: one segment per row."""
+    return np.arange(T.shape[0], dtype=np.int32)
+
+
 def _naive_perturbed(A, sigma, keys, block=None):
     """Reference A_b = A * exp(sigma z - sigma^2/2) from the naive numpy float32 A stream."""
     n = A.shape[0]
@@ -154,7 +159,7 @@ def test_perturb_csr_and_dense_against_naive(transposed, per_element):
     rows, cols = (coo.col, coo.row) if transposed else (coo.row, coo.col)
     sig = sig_full[rows, cols].copy() if per_element else np.array([0.2])
     out = np.empty((3, T.nnz), dtype=np.float32)
-    K.perturb_csr(T.indptr, T.indices, T.data, sig, n, transposed, 0, 1, np.zeros((3, 1)), keys, out)
+    K.perturb_csr(T.indptr, _rows(T), T.indices, T.data, sig, n, transposed, 0, 1, np.zeros((3, 1)), keys, out)
     for b in range(3):
         got = sps.csr_array((out[b].astype(np.float64), T.indices, T.indptr), shape=(n, n)).toarray()
         # float32 values: a wrong element or stream would be off by O(sigma)
@@ -178,7 +183,7 @@ def test_block_correlation_shares_one_draw_per_region_pair():
     ref = _naive_perturbed(A, 0.3, keys, block=(P, R, zb))
     T = sps.csr_array(A)
     out = np.empty((2, T.nnz), dtype=np.float32)
-    K.perturb_csr(T.indptr, T.indices, T.data, np.array([0.3]), n, False, P, R, zb, keys, out)
+    K.perturb_csr(T.indptr, _rows(T), T.indices, T.data, np.array([0.3]), n, False, P, R, zb, keys, out)
     for b in range(2):
         got = sps.csr_array((out[b].astype(np.float64), T.indices, T.indptr), shape=(n, n)).toarray()
         np.testing.assert_allclose(got, ref[b], rtol=5e-7)
@@ -201,18 +206,18 @@ def test_products_materialised_fused_and_dense_agree_with_numpy(transposed):
     sig = np.array([0.25])
     zb = np.zeros((B, 1))
     vals = np.empty((B, T.nnz), dtype=np.float32)
-    K.perturb_csr(T.indptr, T.indices, T.data, sig, n, transposed, 0, 1, zb, keys, vals)
+    K.perturb_csr(T.indptr, _rows(T), T.indices, T.data, sig, n, transposed, 0, 1, zb, keys, vals)
     # products with the float32 values themselves, in float64
     exact = np.stack([sps.csr_array((vals[b].astype(np.float64), T.indices, T.indptr),
                                     shape=(n, n)) @ X[b] for b in range(B)])
     out = np.full((B, n, 3), np.nan)
     active = np.array([True, False, True, True])
-    K.csr_matmat(T.indptr, T.indices, vals, X, active, out)
+    K.csr_matmat(T.indptr, _rows(T), T.indices, vals, X, active, out)
     np.testing.assert_allclose(out[active], exact[active], rtol=1e-13)
     np.testing.assert_allclose(out[active], ref[active], rtol=5e-7)
     assert np.isnan(out[1]).all()
     fused = np.empty((B, n, 3))
-    K.csr_perturb_matmat(T.indptr, T.indices, T.data, sig, n, transposed, 0, 1, zb, keys, X, fused)
+    K.csr_perturb_matmat(T.indptr, _rows(T), T.indices, T.data, sig, n, transposed, 0, 1, zb, keys, X, fused)
     np.testing.assert_allclose(fused, exact, rtol=1e-12)
     dfused = np.empty((B, n, 3))
     K.dense_perturb_matmat(A, sig, transposed, 0, 1, zb, keys, X, dfused)
@@ -224,10 +229,53 @@ def test_parallel_build_gives_identical_numbers():
     T = sps.csr_array(A)
     keys = keys_for(1, [0, 1])
     a, b = np.empty((2, T.nnz), dtype=np.float32), np.empty((2, T.nnz), dtype=np.float32)
-    args = (T.indptr, T.indices, T.data, np.array([0.2]), 40, False, 0, 1, np.zeros((2, 1)), keys)
+    args = (T.indptr, _rows(T), T.indices, T.data, np.array([0.2]), 40, False, 0, 1, np.zeros((2, 1)), keys)
     K.perturb_csr(*args, a)
     parallel(K.perturb_csr)(*args, b)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("width", [1, 7, 16, 1000])
+@pytest.mark.parametrize("idx_dtype", [np.int32, np.uint16])
+def test_segmented_layout_draws_and_multiplies_like_plain_csr(width, idx_dtype):
+    """Column blocks: every entry keeps its factor, products sum over a row's segments, and
+    16-bit column numbers go through the SIMD row kernels (m = 4 and 5) and the scalar path."""
+    A = _matrix(45, density=0.4, seed=3)
+    n = A.shape[0]
+    T = sps.csr_array(A.T)
+    ptr, rows, order = K.segment_layout(T.indptr, T.indices, n, width)
+    assert ptr[-1] == T.nnz and np.array_equal(np.sort(order), np.arange(T.nnz))
+    seg_rows = np.repeat(rows, np.diff(ptr))
+    cols = T.indices[order]
+    blocks = cols // width
+    # blocks ascending, rows ascending within a block, one row and one block per segment
+    key = blocks.astype(np.int64) * n + seg_rows
+    assert np.all(np.diff(key) >= 0)
+    assert (np.diff(ptr) > 0).all() and np.unique(key).size == rows.size
+    keys = keys_for(6, [0, 3])
+    plain = np.empty((2, T.nnz), dtype=np.float32)
+    K.perturb_csr(T.indptr, _rows(T), T.indices, T.data, np.array([0.3]), n, True, 0, 1,
+                  np.zeros((2, 1)), keys, plain)
+    seg = np.empty((2, T.nnz), dtype=np.float32)
+    ix = cols.astype(idx_dtype)
+    K.perturb_csr(ptr, rows, ix, T.data[order], np.array([0.3]), n, True, 0, 1, np.zeros((2, 1)),
+                  keys, seg)
+    np.testing.assert_array_equal(seg, plain[:, order])
+    rng = np.random.default_rng(width)
+    for m in (1, 3, 4, 5, 9):
+        X = rng.random((2, n, m))
+        out = np.full((2, n, m), np.nan)
+        K.csr_matmat(ptr, rows, ix, seg, X, np.ones(2, dtype=bool), out)
+        for b in range(2):
+            Tb = sps.csr_array((plain[b].astype(np.float64), T.indices, T.indptr), shape=(n, n))
+            np.testing.assert_allclose(out[b], Tb.toarray() @ X[b], rtol=1e-13)
+    fused = np.empty((2, n, 4))
+    X = rng.random((2, n, 4))
+    K.csr_perturb_matmat(ptr, rows, ix, T.data[order], np.array([0.3]), n, True, 0, 1,
+                         np.zeros((2, 1)), keys, X, fused)
+    ref = np.stack([sps.csr_array((plain[b].astype(np.float64), T.indices, T.indptr),
+                                  shape=(n, n)) @ X[b] for b in range(2)])
+    np.testing.assert_allclose(fused, ref, rtol=1e-12)
 
 
 def test_exp_block_matches_numpy():
@@ -256,13 +304,13 @@ def test_csr_matmat_any_number_of_columns(m, dtype):
     vals = rng.random((2, T.nnz)).astype(dtype)
     X = rng.random((2, 40, m))
     out = np.empty((2, 40, m))
-    K.csr_matmat(T.indptr, T.indices, vals, X, np.ones(2, dtype=bool), out)
+    K.csr_matmat(T.indptr, _rows(T), T.indices, vals, X, np.ones(2, dtype=bool), out)
     for b in range(2):
         Tb = sps.csr_array((vals[b].astype(np.float64), T.indices, T.indptr), shape=(40, 40))
         np.testing.assert_allclose(out[b], Tb.toarray() @ X[b], rtol=1e-13)
     # one matrix shared by every sample
     shared = np.empty_like(out)
-    K.csr_matmat(T.indptr, T.indices, vals[:1], X, np.ones(2, dtype=bool), shared)
+    K.csr_matmat(T.indptr, _rows(T), T.indices, vals[:1], X, np.ones(2, dtype=bool), shared)
     Tb = sps.csr_array((vals[0].astype(np.float64), T.indices, T.indptr), shape=(40, 40))
     np.testing.assert_allclose(shared[1], Tb.toarray() @ X[1], rtol=1e-13)
 

@@ -30,6 +30,15 @@ SPEC = sp.Uncertainty(a_rsd=0.2, s_rsd={"CO2": 0.04, "CH4": {"*": 0.12, "CN": 0.
                       spend_rsd={"*": 0.1, "cat1": 0.3}, dirichlet={"*": 30.0, "cat2": 5.0})
 
 
+def _dense_T(sys: PerturbedLeontief, values_b) -> np.ndarray:
+    """The dense T_b of one sample, rebuilt here from the segmented CSR arrays."""
+    T = np.zeros((sys.n, sys.n))
+    for s in range(sys.rows.size):
+        k = slice(sys.indptr[s], sys.indptr[s + 1])
+        T[sys.rows[s], sys.indices[k].astype(np.int64)] += np.asarray(values_b[k], dtype=np.float64)
+    return T
+
+
 def brute_force(mrio, y: xr.DataArray, spec: sp.Uncertainty, samples, seed: int, names):
     """Dense perturb-and-solve in numpy (float64), drawing the same numbers from the counter-based
     streams: the engine stores perturbed A in float32, so the two agree to about 1e-7."""
@@ -270,10 +279,9 @@ def test_fallback_to_refactorisation(tiny_mrio):
     B = np.ascontiguousarray(np.broadcast_to(tiny_mrio.S[:2], (3, 2, n)))
     X, info = sys.solve(vals, B)
     assert info.fallback.all() and (info.residual <= 1e-12).all()
-    import scipy.sparse as sps
 
     for b in range(3):
-        T = sps.csr_array((vals[b], sys.indices, sys.indptr), shape=(n, n)).toarray()
+        T = _dense_T(sys, vals[b])
         np.testing.assert_allclose(X[b].T, np.linalg.solve(np.eye(n) - T, B[b].T), rtol=1e-10)
 
 
@@ -326,7 +334,7 @@ def test_sparse_baseline_factorisation_survives_pickling():
     X, info = sys.solve(vals, B)
     assert not info.fallback.any() and (info.residual <= sys.tol).all()
     for b in range(2):
-        T = sps.csr_array((vals[b], sys.indices, sys.indptr), shape=(n, n)).toarray()
+        T = _dense_T(sys, vals[b])
         np.testing.assert_allclose(X[b].T, np.linalg.solve(np.eye(n) - T, B[b].T), rtol=1e-8)
 
 
@@ -356,7 +364,6 @@ def test_montecarlo_benchmarks_run_once(cls_name):
 
 def test_anderson_acceleration_solves_the_same_systems_in_fewer_steps(small_mrio):
     """Accelerated and plain Richardson both meet the tolerance against a dense solve."""
-    import scipy.sparse as sps
 
     A = small_mrio.dense_A()
     n = A.shape[0]
@@ -370,9 +377,34 @@ def test_anderson_acceleration_solves_the_same_systems_in_fewer_steps(small_mrio
         X, info = sys.solve(vals, B)
         assert not info.fallback.any() and (info.residual <= 1e-11).all()
         for b in range(4):
-            T = sps.csr_array((vals[b].astype(np.float64), sys.indices, sys.indptr),
-                              shape=(n, n)).toarray()
+            T = _dense_T(sys, vals[b])
             ref = np.linalg.solve(np.eye(n) - T, B[b].T)
             np.testing.assert_allclose(X[b].T, ref, rtol=1e-8, atol=1e-10 * np.abs(ref).max())
         out[depth] = info.iterations
     assert out[3].sum() < out[0].sum()
+
+
+def test_column_blocks_change_neither_the_draws_nor_the_solutions(small_mrio):
+    """Column blocks of 16 (several segments per row) against one block: same perturbed matrices
+    element by element, same solutions, both equal to a dense solve."""
+    A = small_mrio.dense_A()
+    n = A.shape[0]
+    assert n > 32
+    keys = np.array([K.stream_key(5, KR.DOMAIN_A, s) for s in range(3)], dtype=np.uint64)
+    B = np.ascontiguousarray(np.broadcast_to(small_mrio.S[:2], (3, 2, n)))
+    res = {}
+    for width in (16, n):
+        sys = PerturbedLeontief(A, BaselineLU(small_mrio.solver), adjoint=True, storage="csr",
+                                tol=1e-12, segment_width=width)
+        assert (sys.rows.size > n) == (width < n)
+        vals = sys.perturb(np.array([0.3]), 0, 1, np.zeros((3, 1)), keys, sys.value_buffer(3))
+        Ts = [_dense_T(sys, vals[b]) for b in range(3)]
+        X, info = sys.solve(vals, B)
+        assert (info.residual <= 1e-12).all() and not info.fallback.any()
+        for b in range(3):
+            np.testing.assert_allclose(X[b].T, np.linalg.solve(np.eye(n) - Ts[b], B[b].T),
+                                       rtol=1e-9)
+        res[width] = (Ts, X)
+    for b in range(3):
+        np.testing.assert_array_equal(res[16][0][b], res[n][0][b])
+    np.testing.assert_allclose(res[16][1], res[n][1], rtol=1e-11)
