@@ -213,22 +213,30 @@ _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
 _UNROLL = 4
 _PASS = 2  # samples per pass over the pattern (csr_matmat)
+_SEGS = 1024  # segments per unit of work of csr_matmat
 
 
-def _row_function(module, idx_bits, idx_signed, val_bits, width):
-    """LLVM function of one row for 4 (``width=4``) or 5 columns."""
+def _row_function(module, idx_bits, idx_signed, val_bits, width, nsamp):
+    """LLVM function of one row for 4 (``width=4``) or 5 columns, for ``nsamp`` (1 or 2) samples
+    sharing the row's column numbers (one index load and address per entry serves both)."""
     tail = width == 5
-    name = f"spendprint_csr_row{width}_{'i' if idx_signed else 'u'}{idx_bits}_v{val_bits}"
+    name = (f"spendprint_csr_row{width}x{nsamp}_{'i' if idx_signed else 'u'}{idx_bits}"
+            f"_v{val_bits}")
     ity = ir.IntType(idx_bits)
     vty = _F32 if val_bits == 32 else _F64
-    fnty = ir.FunctionType(ir.VoidType(), [vty.as_pointer(), ity.as_pointer(), _I64, _I64,
-                                           _F64.as_pointer(), _I64, _F64.as_pointer()])
+    fnty = ir.FunctionType(ir.VoidType(), [vty.as_pointer()] * nsamp + [ity.as_pointer(), _I64, _I64]
+                           + [_F64.as_pointer()] * nsamp + [_I64] + [_F64.as_pointer()] * nsamp)
     fn = cgutils.get_or_insert_function(module, fnty, name)
     if not fn.is_declaration:
         return fn
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
-    vals, idx, k0, k1, X, m, out = fn.args
+    args = list(fn.args)
+    vals, args = args[:nsamp], args[nsamp:]
+    idx, k0, k1, args = args[0], args[1], args[2], args[3:]
+    Xs, args = args[:nsamp], args[nsamp:]
+    m, outs = args[0], args[1:]
+    unroll = _UNROLL // nsamp  # independent FMA chains in flight: unroll x nsamp
     blocks = {x: fn.append_basic_block(x) for x in ("entry", "loop", "mid", "tail", "done")}
     b = ir.IRBuilder(blocks["entry"])
     fma4 = cgutils.get_or_insert_function(module, ir.FunctionType(_V4, [_V4] * 3),
@@ -238,121 +246,149 @@ def _row_function(module, idx_bits, idx_signed, val_bits, width):
     zero4 = ir.Constant(_V4, [0.0] * 4)
     zero = ir.Constant(_F64, 0.0)
     four = ir.Constant(ir.VectorType(_I32, 4), [0, 0, 0, 0])
+    nacc = 2 * nsamp  # per unrolled entry: a <4 x double> and a scalar accumulator per sample
 
-    def entry_term(bld, k, acc, acc1):
-        """acc += vals[k] X[idx[k], 0:4]; acc1 += vals[k] X[idx[k], 4]."""
-        v = bld.load(bld.gep(vals, [k]), align=val_bits // 8)
+    def entry_term(bld, k, acc):
+        """acc[2s] += vals_s[k] X_s[idx[k], 0:4]; acc[2s + 1] += vals_s[k] X_s[idx[k], 4]."""
         c = bld.load(bld.gep(idx, [k]), align=idx_bits // 8)
         if idx_bits < 64:
             c = bld.sext(c, _I64) if idx_signed else bld.zext(c, _I64)
-        xp = bld.gep(X, [bld.mul(c, m)])
-        xv = bld.load(bld.bitcast(xp, _V4.as_pointer()), align=8)
-        # splat, then widen (vbroadcastss from memory + vcvtps2pd: one FP operation)
-        vt = ir.VectorType(vty, 4)
-        vv = bld.insert_element(ir.Constant(vt, ir.Undefined), v, ir.Constant(_I32, 0))
-        vv = bld.shuffle_vector(vv, vv, four)
-        if val_bits == 32:
-            vv = bld.fpext(vv, _V4)
-            v = bld.fpext(v, _F64)
-        if not tail:
-            return bld.call(fma4, [vv, xv, acc]), acc1
-        x4 = bld.load(bld.gep(xp, [ir.Constant(_I64, 4)]), align=8)
-        return bld.call(fma4, [vv, xv, acc]), bld.call(fma1, [v, x4, acc1])
+        off = bld.mul(c, m)
+        new = []
+        for q in range(nsamp):
+            v = bld.load(bld.gep(vals[q], [k]), align=val_bits // 8)
+            xp = bld.gep(Xs[q], [off])
+            xv = bld.load(bld.bitcast(xp, _V4.as_pointer()), align=8)
+            # splat, then widen (vbroadcastss from memory + vcvtps2pd: one FP operation)
+            vt = ir.VectorType(vty, 4)
+            vv = bld.insert_element(ir.Constant(vt, ir.Undefined), v, ir.Constant(_I32, 0))
+            vv = bld.shuffle_vector(vv, vv, four)
+            if val_bits == 32:
+                vv = bld.fpext(vv, _V4)
+                v = bld.fpext(v, _F64)
+            new.append(bld.call(fma4, [vv, xv, acc[2 * q]]))
+            if tail:
+                x4 = bld.load(bld.gep(xp, [ir.Constant(_I64, 4)]), align=8)
+                new.append(bld.call(fma1, [v, x4, acc[2 * q + 1]]))
+            else:
+                new.append(acc[2 * q + 1])
+        return new
 
-    # entry: k1u = k0 + 4 floor((k1 - k0) / 4)
+    def zeros():
+        return [zero4 if i % 2 == 0 else zero for i in range(nacc)]
+
+    def typ(i):
+        return _V4 if i % 2 == 0 else _F64
+
+    # entry: k1u = k0 + unroll floor((k1 - k0) / unroll)
     cnt = b.sub(k1, k0)
-    k1u = b.add(k0, b.and_(cnt, ir.Constant(_I64, -_UNROLL)))
+    k1u = b.add(k0, b.mul(b.sdiv(cnt, ir.Constant(_I64, unroll)), ir.Constant(_I64, unroll)))
     b.cbranch(b.icmp_signed("<", k0, k1u), blocks["loop"], blocks["mid"])
-    # unrolled loop with _UNROLL accumulator sets
+    # unrolled loop with `unroll` accumulator sets
     b.position_at_end(blocks["loop"])
     k = b.phi(_I64)
-    accs = [b.phi(_V4) for _ in range(_UNROLL)]
-    acc1s = [b.phi(_F64) for _ in range(_UNROLL)]
-    new_accs, new_acc1s = [], []
-    for u in range(_UNROLL):
-        a4, a1 = entry_term(b, b.add(k, ir.Constant(_I64, u)), accs[u], acc1s[u])
-        new_accs.append(a4)
-        new_acc1s.append(a1)
-    k_n = b.add(k, ir.Constant(_I64, _UNROLL))
+    accs = [[b.phi(typ(i)) for i in range(nacc)] for _ in range(unroll)]
+    new_accs = [entry_term(b, b.add(k, ir.Constant(_I64, u)), accs[u]) for u in range(unroll)]
+    k_n = b.add(k, ir.Constant(_I64, unroll))
     k.add_incoming(k0, blocks["entry"])
     k.add_incoming(k_n, blocks["loop"])
-    for ph, nw in zip(accs + acc1s, new_accs + new_acc1s, strict=True):
-        ph.add_incoming(zero4 if ph.type == _V4 else zero, blocks["entry"])
-        ph.add_incoming(nw, blocks["loop"])
+    for u in range(unroll):
+        for i in range(nacc):
+            accs[u][i].add_incoming(zeros()[i], blocks["entry"])
+            accs[u][i].add_incoming(new_accs[u][i], blocks["loop"])
     b.cbranch(b.icmp_signed("<", k_n, k1u), blocks["loop"], blocks["mid"])
-    # mid: reduce the accumulator sets, then the remaining < 4 entries
+    # mid: reduce the accumulator sets, then the remaining < unroll entries
     b.position_at_end(blocks["mid"])
-    red4, red1 = [], []
-    for u in range(_UNROLL):
-        p4 = b.phi(_V4)
-        p4.add_incoming(zero4, blocks["entry"])
-        p4.add_incoming(new_accs[u], blocks["loop"])
-        p1 = b.phi(_F64)
-        p1.add_incoming(zero, blocks["entry"])
-        p1.add_incoming(new_acc1s[u], blocks["loop"])
-        red4.append(p4)
-        red1.append(p1)
-    s4 = b.fadd(b.fadd(red4[0], red4[1]), b.fadd(red4[2], red4[3]))
-    s1 = b.fadd(b.fadd(red1[0], red1[1]), b.fadd(red1[2], red1[3]))
+    phis = []
+    for i in range(nacc):  # every phi first: they must lead the block
+        parts = []
+        for u in range(unroll):
+            ph = b.phi(typ(i))
+            ph.add_incoming(zeros()[i], blocks["entry"])
+            ph.add_incoming(new_accs[u][i], blocks["loop"])
+            parts.append(ph)
+        phis.append(parts)
+    red = []
+    for parts in phis:
+        while len(parts) > 1:
+            parts = [b.fadd(parts[j], parts[j + 1]) if j + 1 < len(parts) else parts[j]
+                     for j in range(0, len(parts), 2)]
+        red.append(parts[0])
     b.cbranch(b.icmp_signed("<", k1u, k1), blocks["tail"], blocks["done"])
     b.position_at_end(blocks["tail"])
     kt = b.phi(_I64)
-    t4 = b.phi(_V4)
-    t1 = b.phi(_F64)
-    t4n, t1n = entry_term(b, kt, t4, t1)
+    tacc = [b.phi(typ(i)) for i in range(nacc)]
+    tnew = entry_term(b, kt, tacc)
     kt_n = b.add(kt, ir.Constant(_I64, 1))
     kt.add_incoming(k1u, blocks["mid"])
     kt.add_incoming(kt_n, blocks["tail"])
-    t4.add_incoming(s4, blocks["mid"])
-    t4.add_incoming(t4n, blocks["tail"])
-    t1.add_incoming(s1, blocks["mid"])
-    t1.add_incoming(t1n, blocks["tail"])
+    for i in range(nacc):
+        tacc[i].add_incoming(red[i], blocks["mid"])
+        tacc[i].add_incoming(tnew[i], blocks["tail"])
     b.cbranch(b.icmp_signed("<", kt_n, k1), blocks["tail"], blocks["done"])
     b.position_at_end(blocks["done"])
-    r4 = b.phi(_V4)
-    r4.add_incoming(s4, blocks["mid"])
-    r4.add_incoming(t4n, blocks["tail"])
-    r1 = b.phi(_F64)
-    r1.add_incoming(s1, blocks["mid"])
-    r1.add_incoming(t1n, blocks["tail"])
-    b.store(r4, b.bitcast(out, _V4.as_pointer()), align=8)
-    if tail:
-        b.store(r1, b.gep(out, [ir.Constant(_I64, 4)]), align=8)
+    res = []
+    for i in range(nacc):
+        ph = b.phi(typ(i))
+        ph.add_incoming(red[i], blocks["mid"])
+        ph.add_incoming(tnew[i], blocks["tail"])
+        res.append(ph)
+    for q in range(nsamp):
+        b.store(res[2 * q], b.bitcast(outs[q], _V4.as_pointer()), align=8)
+        if tail:
+            b.store(res[2 * q + 1], b.gep(outs[q], [ir.Constant(_I64, 4)]), align=8)
     b.ret_void()
     return fn
 
 
-def _row_intrinsic(width):
-    @intrinsic
-    def _row(typingctx, vals, idx, k0, k1, X, m, out):
-        ok = (all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
-                  for a in (vals, idx, X, out))
-              and X.dtype == out.dtype == types.float64
-              and vals.dtype in (types.float32, types.float64)
-              and idx.dtype in (types.int32, types.int64, types.uint16, types.uint32))
-        if not ok:
-            return None
-        sig = types.void(vals, idx, types.int64, types.int64, X, types.int64, out)
+def _is_c1d(a, dtypes) -> bool:
+    return isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" and a.dtype in dtypes
 
-        def codegen(context, builder, signature, args):
-            va, ia, k0_, k1_, xa, m_, oa = args
-            vt, it, _, _, xt, _, ot = signature.args
-            ptrs = [context.make_array(t)(context, builder, a).data
-                    for t, a in ((vt, va), (it, ia), (xt, xa), (ot, oa))]
-            fn = _row_function(builder.module, it.dtype.bitwidth, it.dtype.signed,
-                               vt.dtype.bitwidth, width)
-            builder.call(fn, [ptrs[0], ptrs[1], k0_, k1_, ptrs[2], m_, ptrs[3]])
-            return context.get_dummy_value()
 
-        return sig, codegen
+_VAL_T = (types.float32, types.float64)
+_IDX_T = (types.int32, types.int64, types.uint16, types.uint32)
 
-    _row.__doc__ = (f"``out[0:{width}] = sum_(k0 <= k < k1) vals[k] X[idx[k] m : idx[k] m + {width}]``"
-                    " (1-D C arrays).")
+
+def _row_typing(width, nsamp, args):
+    """Signature and code generator of a row intrinsic, or None when the types do not fit."""
+    vals, idx, Xs, outs = args[:nsamp], args[nsamp], args[nsamp + 3:2 * nsamp + 3], \
+        args[2 * nsamp + 4:]
+    ok = (all(_is_c1d(v, _VAL_T) and v.dtype == vals[0].dtype for v in vals)
+          and _is_c1d(idx, _IDX_T)
+          and all(_is_c1d(a, (types.float64,)) for a in Xs + outs))
+    if not ok:
+        return None
+    sig = types.void(*vals, idx, types.int64, types.int64, *Xs, types.int64, *outs)
+
+    def codegen(context, builder, signature, llargs):
+        ptr = [context.make_array(t)(context, builder, a).data if isinstance(t, types.Array)
+               else a for t, a in zip(signature.args, llargs, strict=True)]
+        fn = _row_function(builder.module, idx.dtype.bitwidth, idx.dtype.signed,
+                           vals[0].dtype.bitwidth, width, nsamp)
+        builder.call(fn, ptr)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _row_intrinsic(width, nsamp):
+    """Numba intrinsic ``_row(vals_1..vals_S, idx, k0, k1, X_1..X_S, m, out_1..out_S)``:
+    ``out_s[0:width] = sum_(k0 <= k < k1) vals_s[k] X_s[idx[k] m : idx[k] m + width]``."""
+    if nsamp == 1:
+        @intrinsic
+        def _row(typingctx, v0, idx, k0, k1, x0, m, o0):
+            return _row_typing(width, 1, (v0, idx, k0, k1, x0, m, o0))
+    else:
+        @intrinsic
+        def _row(typingctx, v0, v1, idx, k0, k1, x0, x1, m, o0, o1):
+            return _row_typing(width, 2, (v0, v1, idx, k0, k1, x0, x1, m, o0, o1))
     return _row
 
 
-_row4 = _row_intrinsic(4)
-_row5 = _row_intrinsic(5)
+_row4 = _row_intrinsic(4, 1)
+_row5 = _row_intrinsic(5, 1)
+_row4x2 = _row_intrinsic(4, 2)
+_row5x2 = _row_intrinsic(5, 2)
 
 
 @nb.njit(cache=False, nogil=True, fastmath={"contract"})
@@ -399,36 +435,66 @@ def _csr_matmat_pass(indptr, rows, indices, values, X, active, out, b_lo, b_hi):
     shared = values.shape[0] == 1
     m = X.shape[2]
     n_cols = X.shape[1]
-    for s in nb.prange(nseg):
-        k0 = np.int64(indptr[s])
-        k1 = np.int64(indptr[s + 1])
-        r = rows[s]
-        acc5 = np.empty(5)
-        for b in range(b_lo, b_hi):
-            if not active[b]:
-                continue
-            bv = 0 if shared else b
-            vb = values[bv]
-            Xb = X[b].reshape(n_cols * m)
-            # columns in groups of 4 (the last group takes up to 5): one pass per group
-            q0 = 0
-            while q0 < m:
-                w = m - q0 if m - q0 <= 5 else 4
-                if w == 5:
-                    _row5(vb, indices, k0, k1, Xb[q0:], m, acc5)
-                elif w == 4:
-                    _row4(vb, indices, k0, k1, Xb[q0:], m, acc5)
-                else:
+    pair = b_hi - b_lo == 2 and active[b_lo] and active[b_lo + 1]
+    for ch in nb.prange((nseg + _SEGS - 1) // _SEGS):
+        acc = np.empty(5)   # scratch per chunk of segments (not per segment: 380k at 9,800)
+        acc2 = np.empty(5)
+        for s in range(ch * _SEGS, min(nseg, (ch + 1) * _SEGS)):
+            k0 = np.int64(indptr[s])
+            k1 = np.int64(indptr[s + 1])
+            r = rows[s]
+            if pair:
+                # both samples in one pass over the segment: one index load serves both
+                b = b_lo
+                v0 = values[0 if shared else b]
+                v1 = values[0 if shared else b + 1]
+                X0 = X[b].reshape(n_cols * m)
+                X1 = X[b + 1].reshape(n_cols * m)
+                q0 = 0
+                while q0 < m:
+                    w = m - q0 if m - q0 <= 5 else 4
+                    if w == 5:
+                        _row5x2(v0, v1, indices, k0, k1, X0[q0:], X1[q0:], m, acc, acc2)
+                    elif w == 4:
+                        _row4x2(v0, v1, indices, k0, k1, X0[q0:], X1[q0:], m, acc, acc2)
+                    else:
+                        _row_scalar(v0, indices, k0, k1, X[b], q0, w, acc)
+                        _row_scalar(v1, indices, k0, k1, X[b + 1], q0, w, acc2)
                     for q in range(w):
-                        acc5[q] = 0.0
-                    for k in range(k0, k1):
-                        v = values[bv, k]
-                        c = indices[k]
-                        for q in range(w):
-                            acc5[q] += v * X[b, c, q0 + q]
-                for q in range(w):
-                    out[b, r, q0 + q] += acc5[q]
-                q0 += w
+                        out[b, r, q0 + q] += acc[q]
+                        out[b + 1, r, q0 + q] += acc2[q]
+                    q0 += w
+                continue
+            for b in range(b_lo, b_hi):
+                if not active[b]:
+                    continue
+                vb = values[0 if shared else b]
+                Xb = X[b].reshape(n_cols * m)
+                # columns in groups of 4 (the last group takes up to 5): one pass per group
+                q0 = 0
+                while q0 < m:
+                    w = m - q0 if m - q0 <= 5 else 4
+                    if w == 5:
+                        _row5(vb, indices, k0, k1, Xb[q0:], m, acc)
+                    elif w == 4:
+                        _row4(vb, indices, k0, k1, Xb[q0:], m, acc)
+                    else:
+                        _row_scalar(vb, indices, k0, k1, X[b], q0, w, acc)
+                    for q in range(w):
+                        out[b, r, q0 + q] += acc[q]
+                    q0 += w
+
+
+@nb.njit(inline="always", cache=False, nogil=True, fastmath={"contract"})
+def _row_scalar(vb, indices, k0, k1, Xb, q0, w, acc):
+    """``acc[0:w] = sum_k vb[k] Xb[indices[k], q0:q0 + w]`` (fewer than 4 columns)."""
+    for q in range(w):
+        acc[q] = 0.0
+    for k in range(k0, k1):
+        v = vb[k]
+        c = indices[k]
+        for q in range(w):
+            acc[q] += v * Xb[c, q0 + q]
 
 
 @nb.njit(**_fkw)

@@ -454,15 +454,19 @@ def z_from_top32(k32):
     k24 = np.int32(k32 >> np.uint32(8))
     q = _F32(np.int32(2) * k24 - _K24_OFF) * _TWO_M25
     r = _R_C - q * q
-    central = q * (((_A3 * r + _A2) * r + _A1) * r + _A0) / (((_B3 * r + _B2) * r + _B1) * r
-                                                              + _ONE32)
+    c_num = q * (((_A3 * r + _A2) * r + _A1) * r + _A0)
+    c_den = ((_B3 * r + _B2) * r + _B1) * r + _ONE32
     lower = q < _F32(0.0)
     kk = k32 if lower else np.uint32(0xFFFFFFFF) - k32
     t = (_F32(np.int32(kk)) + _HALF32) * _TWO_M32
     rr = np.sqrt(-log_f32(t)) - _R_OFF
-    tail = (((_C3 * rr + _C2) * rr + _C1) * rr + _C0) / ((_D2 * rr + _D1) * rr + _ONE32)
-    tail = -tail if lower else tail
-    return central if abs(q) <= _Q_CUT else tail
+    t_num = ((_C3 * rr + _C2) * rr + _C1) * rr + _C0
+    t_num = -t_num if lower else t_num
+    t_den = (_D2 * rr + _D1) * rr + _ONE32
+    # select the numerator and denominator of the branch, then one division (the same
+    # quotient, bit for bit, as dividing in both branches and selecting)
+    central = abs(q) <= _Q_CUT
+    return (c_num if central else t_num) / (c_den if central else t_den)
 
 
 @_fjit
