@@ -14,6 +14,7 @@ from .perturb import (
     csr_matmat,
     csr_perturb_matmat,
     dense_perturb_matmat,
+    dense_to_csr,
     lognormal_factors,
     perturb_csr,
     perturb_dense,
@@ -28,7 +29,7 @@ from .random import (
 )
 
 __all__ = [
-    "csr_matmat", "csr_perturb_matmat", "dense_perturb_matmat", "fill_gamma_log", "fill_ndtri",
+    "csr_matmat", "csr_perturb_matmat", "dense_to_csr", "dense_perturb_matmat", "fill_gamma_log", "fill_ndtri",
     "fill_std_normal", "fill_uniform", "lognormal_factors", "perturb_csr", "perturb_dense",
     "segment_layout", "stream_key",
 ]

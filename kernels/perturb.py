@@ -578,6 +578,7 @@ def segment_layout(indptr, indices, n_cols, width=256):
     Segments are the nonempty (column block, row) pieces, ordered block by block and by row
     within a block, so that a pass of :func:`csr_matmat` over one block gathers from only
     ``width`` rows of X (8 KiB per sample for 4 float64 columns and width 256: they stay in L1).
+    Column numbers must be sorted within each row (``scipy.sparse``'s ``sort_indices``).
 
     Returns
     -------
@@ -585,13 +586,86 @@ def segment_layout(indptr, indices, n_cols, width=256):
         Segment s holds the entries ``order[ptr[s]:ptr[s + 1]]`` of the CSR arrays (take
         ``indices[order]`` and ``data[order]``), all of row ``rows[s]``.
     """
-    indptr = np.asarray(indptr, dtype=np.int64)
-    n_rows = indptr.size - 1
-    row = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
-    key = (np.asarray(indices, dtype=np.int64) // int(width)) * n_rows + row
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
-    ptr = np.r_[starts, key.size].astype(np.int64)
-    rows = (key[starts] % n_rows).astype(np.int32) if key.size else np.zeros(0, np.int32)
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(indices)
+    width = int(width)
+    if width < 1:
+        raise ValueError(f"width must be at least 1, not {width}")
+    n_blocks = max(1, -(-int(n_cols) // width))
+    seg_len, rows, order, ok = _segment_order(indptr, indices, width, n_blocks)
+    if not ok:
+        raise ValueError("segment_layout needs column numbers sorted within each row")
+    ptr = np.zeros(seg_len.size + 1, dtype=np.int64)
+    np.cumsum(seg_len, out=ptr[1:])
     return ptr, rows, order
+
+
+@nb.njit(cache=False, nogil=True)
+def _segment_order(indptr, indices, width, n_blocks):
+    """Counting sort of the entries by column block (stable: rows stay in order), O(nnz)."""
+    n_rows = indptr.shape[0] - 1
+    n_ent = np.zeros(n_blocks + 1, dtype=np.int64)   # entries per block (offset by one)
+    n_seg = np.zeros(n_blocks + 1, dtype=np.int64)   # segments per block (offset by one)
+    for r in range(n_rows):
+        last = -1
+        prev = -1
+        for k in range(indptr[r], indptr[r + 1]):
+            c = np.int64(indices[k])
+            if c < prev:
+                return (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64),
+                        False)
+            prev = c
+            b = c // width
+            n_ent[b + 1] += 1
+            if b != last:
+                n_seg[b + 1] += 1
+                last = b
+    ent_pos = np.cumsum(n_ent)[:n_blocks]
+    seg_pos = np.cumsum(n_seg)[:n_blocks]
+    total_seg = n_seg.sum()
+    order = np.empty(indptr[n_rows], dtype=np.int64)
+    rows = np.empty(total_seg, dtype=np.int32)
+    seg_len = np.zeros(total_seg, dtype=np.int64)
+    for r in range(n_rows):
+        last = -1
+        s = -1
+        for k in range(indptr[r], indptr[r + 1]):
+            b = np.int64(indices[k]) // width
+            if b != last:
+                s = seg_pos[b]
+                seg_pos[b] += 1
+                rows[s] = r
+                last = b
+            seg_len[s] += 1
+            order[ent_pos[b]] = k
+            ent_pos[b] += 1
+    return seg_len, rows, order, True
+
+
+@nb.njit(cache=False, nogil=True)
+def dense_to_csr(M, transposed):
+    """CSR arrays (indptr int64, indices int32, data float64) of the nonzeros of a C-ordered
+    dense matrix ``M``, or of ``M^T`` when ``transposed`` (without forming ``M^T``: one
+    row-major pass counts, one fills); columns sorted within rows."""
+    n_rows, n_cols = M.shape
+    n_out = n_cols if transposed else n_rows
+    indptr = np.zeros(n_out + 1, dtype=np.int64)
+    for i in range(n_rows):
+        for j in range(n_cols):
+            if M[i, j] != 0.0:
+                indptr[(j if transposed else i) + 1] += 1
+    for r in range(n_out):
+        indptr[r + 1] += indptr[r]
+    indices = np.empty(indptr[n_out], dtype=np.int32)
+    data = np.empty(indptr[n_out], dtype=np.float64)
+    nxt = indptr[:n_out].copy()
+    for i in range(n_rows):
+        for j in range(n_cols):
+            v = M[i, j]
+            if v != 0.0:
+                r = j if transposed else i
+                k = nxt[r]
+                indices[k] = i if transposed else j
+                data[k] = v
+                nxt[r] = k + 1
+    return indptr, indices, data

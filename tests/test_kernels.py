@@ -278,6 +278,27 @@ def test_segmented_layout_draws_and_multiplies_like_plain_csr(width, idx_dtype):
     np.testing.assert_allclose(fused, ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize("transposed", [False, True])
+def test_dense_to_csr_matches_scipy(transposed):
+    A = _matrix(37, density=0.3, seed=8)[:, :29].copy()
+    ref = sps.csr_array(A.T if transposed else A)
+    ref.sort_indices()
+    indptr, indices, data = K.dense_to_csr(A, transposed)
+    np.testing.assert_array_equal(indptr, ref.indptr)
+    np.testing.assert_array_equal(indices, ref.indices)
+    np.testing.assert_array_equal(data, ref.data)
+
+
+def test_segment_layout_edge_cases():
+    empty = sps.csr_array((5, 5))
+    ptr, rows, order = K.segment_layout(empty.indptr, empty.indices, 5, 2)
+    assert ptr.tolist() == [0] and rows.size == 0 and order.size == 0
+    with pytest.raises(ValueError, match="sorted"):
+        K.segment_layout(np.array([0, 2]), np.array([3, 1]), 5, 2)
+    with pytest.raises(ValueError, match="width"):
+        K.segment_layout(np.array([0, 1]), np.array([0]), 5, 0)
+
+
 def test_exp_block_matches_numpy():
     x = np.concatenate([np.random.default_rng(0).normal(size=50_000) * 0.7,
                         np.linspace(-700, 700, 10_001), [0.0, -1e-300, 1e-17]])

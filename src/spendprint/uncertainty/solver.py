@@ -171,17 +171,22 @@ class PerturbedLeontief:
         self.tol = float(tol)
         self.max_iter = int(max_iter)
         if storage == "csr":
-            As = sps.csr_array(A, dtype=np.float64)
-            As.eliminate_zeros()
-            T = sps.csr_array(As.T) if self.adjoint else As
-            T.sort_indices()
+            if sps.issparse(A):
+                As = sps.csr_array(A, dtype=np.float64)
+                As.eliminate_zeros()
+                T = sps.csr_array(As.T) if self.adjoint else As
+                T.sort_indices()
+                t_ptr, t_idx, t_data = T.indptr, T.indices, T.data
+            else:  # dense A: CSR of T straight from the array (scipy goes through COO)
+                M = np.ascontiguousarray(A, dtype=np.float64)
+                t_ptr, t_idx, t_data = K.dense_to_csr(M, self.adjoint)
             # column blocks of 256 (segmented CSR): each pass of the product gathers from 256
             # rows of X at a time (L1-resident); 16-bit column numbers while n allows
-            ptr, rows, order = K.segment_layout(T.indptr, T.indices, self.n, segment_width)
+            ptr, rows, order = K.segment_layout(t_ptr, t_idx, self.n, segment_width)
             self.indptr, self.rows = ptr, rows
-            cols = T.indices[order].astype(np.int64)
+            cols = t_idx[order].astype(np.int64)
             self.indices = cols.astype(np.uint16 if self.n <= 1 << 16 else np.int32)
-            self.data = np.ascontiguousarray(T.data[order], dtype=np.float64)
+            self.data = np.ascontiguousarray(t_data[order], dtype=np.float64)
             self.nnz = int(self.data.size)
             # (row, col) of A for every stored entry, in storage order
             r = np.repeat(rows.astype(np.int64), np.diff(ptr))
