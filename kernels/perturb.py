@@ -216,12 +216,13 @@ _PASS = 2  # samples per pass over the pattern (csr_matmat)
 _SEGS = 1024  # segments per unit of work of csr_matmat
 
 
-def _row_function(module, idx_bits, idx_signed, val_bits, width, nsamp):
+def _row_function(module, idx_bits, idx_signed, val_bits, width, nsamp, stride):
     """LLVM function of one row for 4 (``width=4``) or 5 columns, for ``nsamp`` (1 or 2) samples
-    sharing the row's column numbers (one index load and address per entry serves both)."""
+    sharing the row's column numbers (one index load and address per entry serves both).
+    ``stride``: the row stride of X when known at compile time (0: the argument ``m``)."""
     tail = width == 5
     name = (f"spendprint_csr_row{width}x{nsamp}_{'i' if idx_signed else 'u'}{idx_bits}"
-            f"_v{val_bits}")
+            f"_v{val_bits}_s{stride}")
     ity = ir.IntType(idx_bits)
     vty = _F32 if val_bits == 32 else _F64
     fnty = ir.FunctionType(ir.VoidType(), [vty.as_pointer()] * nsamp + [ity.as_pointer(), _I64, _I64]
@@ -253,7 +254,7 @@ def _row_function(module, idx_bits, idx_signed, val_bits, width, nsamp):
         c = bld.load(bld.gep(idx, [k]), align=idx_bits // 8)
         if idx_bits < 64:
             c = bld.sext(c, _I64) if idx_signed else bld.zext(c, _I64)
-        off = bld.mul(c, m)
+        off = bld.mul(c, ir.Constant(_I64, stride) if stride else m)
         new = []
         for q in range(nsamp):
             v = bld.load(bld.gep(vals[q], [k]), align=val_bits // 8)
@@ -349,7 +350,7 @@ _VAL_T = (types.float32, types.float64)
 _IDX_T = (types.int32, types.int64, types.uint16, types.uint32)
 
 
-def _row_typing(width, nsamp, args):
+def _row_typing(width, nsamp, stride, args):
     """Signature and code generator of a row intrinsic, or None when the types do not fit."""
     vals, idx, Xs, outs = args[:nsamp], args[nsamp], args[nsamp + 3:2 * nsamp + 3], \
         args[2 * nsamp + 4:]
@@ -364,24 +365,24 @@ def _row_typing(width, nsamp, args):
         ptr = [context.make_array(t)(context, builder, a).data if isinstance(t, types.Array)
                else a for t, a in zip(signature.args, llargs, strict=True)]
         fn = _row_function(builder.module, idx.dtype.bitwidth, idx.dtype.signed,
-                           vals[0].dtype.bitwidth, width, nsamp)
+                           vals[0].dtype.bitwidth, width, nsamp, stride)
         builder.call(fn, ptr)
         return context.get_dummy_value()
 
     return sig, codegen
 
 
-def _row_intrinsic(width, nsamp):
+def _row_intrinsic(width, nsamp, stride=0):
     """Numba intrinsic ``_row(vals_1..vals_S, idx, k0, k1, X_1..X_S, m, out_1..out_S)``:
     ``out_s[0:width] = sum_(k0 <= k < k1) vals_s[k] X_s[idx[k] m : idx[k] m + width]``."""
     if nsamp == 1:
         @intrinsic
         def _row(typingctx, v0, idx, k0, k1, x0, m, o0):
-            return _row_typing(width, 1, (v0, idx, k0, k1, x0, m, o0))
+            return _row_typing(width, 1, stride, (v0, idx, k0, k1, x0, m, o0))
     else:
         @intrinsic
         def _row(typingctx, v0, v1, idx, k0, k1, x0, x1, m, o0, o1):
-            return _row_typing(width, 2, (v0, v1, idx, k0, k1, x0, x1, m, o0, o1))
+            return _row_typing(width, 2, stride, (v0, v1, idx, k0, k1, x0, x1, m, o0, o1))
     return _row
 
 
@@ -389,6 +390,8 @@ _row4 = _row_intrinsic(4, 1)
 _row5 = _row_intrinsic(5, 1)
 _row4x2 = _row_intrinsic(4, 2)
 _row5x2 = _row_intrinsic(5, 2)
+_row4x2_m4 = _row_intrinsic(4, 2, 4)  # X of exactly 4 (5) columns: the stride is a constant
+_row5x2_m5 = _row_intrinsic(5, 2, 5)
 
 
 @nb.njit(cache=False, nogil=True, fastmath={"contract"})
@@ -453,8 +456,12 @@ def _csr_matmat_pass(indptr, rows, indices, values, X, active, out, b_lo, b_hi):
                 q0 = 0
                 while q0 < m:
                     w = m - q0 if m - q0 <= 5 else 4
-                    if w == 5:
+                    if w == 5 and m == 5:
+                        _row5x2_m5(v0, v1, indices, k0, k1, X0, X1, m, acc, acc2)
+                    elif w == 5:
                         _row5x2(v0, v1, indices, k0, k1, X0[q0:], X1[q0:], m, acc, acc2)
+                    elif w == 4 and m == 4:
+                        _row4x2_m4(v0, v1, indices, k0, k1, X0, X1, m, acc, acc2)
                     elif w == 4:
                         _row4x2(v0, v1, indices, k0, k1, X0[q0:], X1[q0:], m, acc, acc2)
                     else:
