@@ -19,15 +19,17 @@ Two ways to use the factors, whose trade-off is measured in ``benchmarks/mc_spee
 
 * materialise: :func:`perturb_csr` / :func:`perturb_dense` write the perturbed values of a batch of
   samples once into reused buffers; :func:`csr_matmat` then serves every solver step with plain
-  memory passes (one pass over the index arrays serves all samples of the batch);
+  memory passes (samples in pairs: one pass over the index arrays serves two samples);
 * fused: :func:`csr_perturb_matmat` / :func:`dense_perturb_matmat` regenerate the factors inside
   the product (no buffer, but the random numbers are recomputed in every solver step).
 
 ``sigma`` is an array of one value (the same for every element) or one value per stored entry.
-All kernels write into a preallocated ``out``; none allocates in its loops. The factor and
+All kernels write into a preallocated ``out``; none allocates per row or segment (scratch is
+per chunk of work). The factor and
 product kernels contract ``a * b + c`` to FMA. They compile serial
 (the Monte Carlo runs one single-threaded worker per core); :func:`parallel` gives a
-multi-threaded build of any of them (``prange`` over rows) for single-process use.
+multi-threaded build of any of them (``prange`` over chunks of rows or segments) for
+single-process use.
 """
 
 from __future__ import annotations
@@ -199,20 +201,21 @@ def perturb_dense(A, sigma, block_P, block_R, zblock, keys, out):
                 out[b, i, cols[t]] = fb[t]
 
 
-# ---- SIMD row kernel for groups of 5 columns ---------------------------------------------------
+# ---- SIMD row kernel for groups of 4 or 5 columns ----------------------------------------------
 # numba's indexing (wraparound of signed indices, runtime strides) keeps the gather loop of
 # csr_matmat scalar; this LLVM function does one row with a <4 x double> FMA for columns 0-3 and a
 # scalar FMA for column 4 per stored entry (one broadcast of the value, one unaligned load). The
 # loop is unrolled by 4 with 4 independent accumulator sets: one accumulator chain is bound by the
-# FMA latency (4-5 cycles an entry), four chains by the loads. Values may be float32 (widened to
-# float64 on load: half the memory traffic) or float64.
+# FMA latency (4-5 cycles an entry), four chains by the loads. The function serves one sample or
+# two (then unrolled by 2: still 4 chains, and one index load per entry for both). Values may be
+# float32 (widened to float64 on load: half the memory traffic) or float64; column numbers int32,
+# int64, uint16 or uint32; the row stride of X a runtime argument or a constant.
 _F64 = ir.DoubleType()
 _F32 = ir.FloatType()
 _V4 = ir.VectorType(_F64, 4)
 _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
 _UNROLL = 4
-_PASS = 2  # samples per pass over the pattern (csr_matmat)
 _SEGS = 1024  # segments per unit of work of csr_matmat
 
 
@@ -415,10 +418,11 @@ def csr_matmat(indptr, rows, indices, values, X, active, out):
     out : float64 array, shape (B, n_rows, m)
         ``out[b, r, q] = sum_k values[b, k] X[b, indices[k], q]`` over the entries k of row r.
 
-    The samples go in passes of ``_PASS`` over the segments: each segment's indices are read
-    once for the samples of a pass, and with segments of one column block at a time
-    (:func:`segment_layout`) the rows of X they gather stay in the L1 cache. Not for
-    :func:`parallel` when a row spans several segments (their sums would race).
+    The samples go in pairs over the segments: both samples of a pair share each segment's
+    index loads (one LLVM row function for two samples), and with segments of one column block at
+    a time (:func:`segment_layout`) the rows of X they gather stay in the L1 cache. A pair with an
+    inactive sample, and an odd last sample, go one sample at a time. Not for :func:`parallel`
+    when a row spans several segments (their sums would race).
     """
     nb_ = X.shape[0]
     m = X.shape[2]
@@ -428,8 +432,8 @@ def csr_matmat(indptr, rows, indices, values, X, active, out):
             for r in range(ob.shape[0]):
                 for q in range(m):
                     ob[r, q] = 0.0
-    for b0 in range(0, nb_, _PASS):
-        _csr_matmat_pass(indptr, rows, indices, values, X, active, out, b0, min(b0 + _PASS, nb_))
+    for b0 in range(0, nb_, 2):
+        _csr_matmat_pass(indptr, rows, indices, values, X, active, out, b0, min(b0 + 2, nb_))
 
 
 @nb.njit(cache=False, nogil=True, fastmath={"contract"})
