@@ -14,8 +14,8 @@ import xarray as xr
 import spendprint as sp
 from spendprint import kernels as K
 from spendprint.kernels import random as KR
+from spendprint.uncertainty.iteration import aligned_empty
 from spendprint.uncertainty.sampler import build_problem, sample_group
-from spendprint.uncertainty.solver import aligned_empty
 
 from ._common import SIZES, world
 

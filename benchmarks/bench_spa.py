@@ -1,4 +1,4 @@
-"""asv benchmarks of structural path analysis and production layers (spendprint.spa).
+"""asv benchmarks of structural path analysis and production layers (spendprint.labelled.structural_paths).
 
 Each class builds its seeded world (``_common.world``) in ``setup`` and compiles the Numba kernel
 there on a tiny model, outside the timed part. The demand is one category: Norway buying
@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import spendprint as sp
-from spendprint.spa import (
+from spendprint.labelled.structural_paths import (
     _multipliers,
     production_layers,
     structural_paths,
@@ -102,7 +102,7 @@ class StructuralPaths:
     timeout = 600
 
     def setup(self, n: int) -> None:
-        from spendprint.spa import _MULTIPLIERS
+        from spendprint.labelled.structural_paths import _MULTIPLIERS
 
         self.mrio = world(n)
         self.y = gloves_demand(self.mrio)

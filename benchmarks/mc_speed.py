@@ -33,8 +33,8 @@ from threadpoolctl import threadpool_limits
 import spendprint as sp
 from spendprint import kernels as K
 from spendprint.kernels import random as KR
-from spendprint.uncertainty import local_client
-from spendprint.uncertainty.solver import aligned_empty
+from spendprint.runtime.cluster import local_client
+from spendprint.uncertainty.iteration import aligned_empty
 
 from ._common import shape_for, world
 from .bench_montecarlo import SPEC, mc_demand, mc_problem

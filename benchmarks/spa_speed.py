@@ -23,7 +23,13 @@ import time
 import numpy as np
 
 import spendprint as sp
-from spendprint.spa import _MULTIPLIERS, _column_access, _multipliers, _trace, structural_paths
+from spendprint.labelled.structural_paths import (
+    _MULTIPLIERS,
+    _column_access,
+    _multipliers,
+    _trace,
+    structural_paths,
+)
 
 from .bench_spa import python_spa, warm_up
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spendprint as sp
-from spendprint.solver import LeontiefSolver
+from spendprint.core.leontief import LeontiefSolver
 
 from .conftest import random_productive
 
@@ -93,7 +93,7 @@ def test_sparse_and_dense_paths_agree(small_mrio):
                                    rtol=1e-11)
     assert dense.stats["max_residual"] <= 1e-13
     # the MRIO chooses the sparse path for a large sparse A, dense otherwise
-    from spendprint.solver import choose_method
+    from spendprint.core.leontief import choose_method
 
     assert choose_method(A) == "dense"
     assert choose_method(sps.random_array((4000, 4000), density=0.001, format="csr")) == "sparse"

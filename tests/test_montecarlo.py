@@ -15,8 +15,9 @@ import spendprint as sp
 from spendprint import kernels as K
 from spendprint.errors import InputFileError, LabelMismatchError, ValidationError
 from spendprint.kernels import random as KR
+from spendprint.runtime.tuning import WORKER_ENV
 from spendprint.uncertainty import montecarlo as mc_mod
-from spendprint.uncertainty.solver import BaselineLU, PerturbedLeontief
+from spendprint.uncertainty.iteration import BaselineLU, PerturbedLeontief
 from spendprint.uncertainty.spec import a_rsd_values
 
 
@@ -310,12 +311,12 @@ def test_local_cluster_two_workers_matches_in_process(tiny_mrio):
     kw = dict(samples=32, seed=6, chunk_size=8, group_size=4, stressors=["CO2e"])
     ref = sp.monte_carlo(tiny_mrio, y, SPEC, client="sync", **kw)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, env=mc_mod.WORKER_ENV) as cluster, \
+                                  dashboard_address=None, env=WORKER_ENV) as cluster, \
             distributed.Client(cluster) as client:
         ds = sp.monte_carlo(tiny_mrio, y, SPEC, client=client, **kw)
         workers = client.run(lambda: __import__("os").environ.get("NUMBA_NUM_THREADS"))
-        tuned = client.run(lambda: __import__("spendprint.uncertainty.montecarlo",
-                                              fromlist=["x"])._MALLOC_TUNED)
+        tuned = client.run(lambda: __import__("spendprint.runtime.tuning",
+                                              fromlist=["x"]).is_malloc_tuned())
     assert set(workers.values()) == {"1"}
     if sys.platform.startswith("linux"):  # glibc: the workers tuned malloc in their first task
         assert set(tuned.values()) == {True}
@@ -329,7 +330,7 @@ def test_tune_malloc_stops_page_faults_on_reused_temporaries():
     tune_malloc the freed block is reused without faults."""
     code = """
 import resource, numpy as np
-from spendprint.uncertainty.montecarlo import tune_malloc
+from spendprint.runtime.tuning import tune_malloc
 
 def faults():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -378,7 +379,7 @@ def test_sparse_baseline_factorisation_survives_pickling():
 
 
 def test_procurement_monte_carlo_runs_on_the_demo():
-    from spendprint.synthetic import demo_sectors
+    from spendprint.core.synthetic import demo_sectors
     from spendprint.uncertainty import procurement_monte_carlo
 
     mrio = sp.synthetic_mrio(regions=8, sectors=len(demo_sectors()) + 2, seed=0)

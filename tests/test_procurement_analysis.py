@@ -197,7 +197,7 @@ def test_demo_runs_on_small_synthetic_worlds(size, demo):
 
 
 def test_demo_concordance_names_are_exiobase(demo):
-    from spendprint.synthetic import exio3_products
+    from spendprint.core.synthetic import exio3_products
 
     _, conc = demo
     assert set(conc.sectors) <= set(exio3_products()["name"])

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import spendprint as sp
+from spendprint.core.synthetic import demo_sectors
 from spendprint.errors import LedgerError
 from spendprint.procurement import Concordance, Ledger, Prices
 from spendprint.procurement.prices import money_factor
-from spendprint.synthetic import demo_sectors
 
 WH = "Wholesale trade and commission trade services, except of motor vehicles and motorcycles (51)"
 RT = ("Retail  trade services, except of motor vehicles and motorcycles; repair services of "

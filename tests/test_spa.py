@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spendprint as sp
-from spendprint.spa import (
+from spendprint.labelled.structural_paths import (
     path_tree,
     production_layers,
     risk_paths,
@@ -70,7 +70,7 @@ def dense_total(mrio: sp.MRIO, s: np.ndarray, y: np.ndarray) -> float:
 # ---- the kernel ---------------------------------------------------------------------------------
 def test_kernel_dense_and_csc_agree_with_the_python_peer():
     """The compiled search equals the pure-Python recursive one of the benchmarks (same rule)."""
-    from spendprint.kernels.spa import enumerate_paths
+    from spendprint.kernels.pathsearch import enumerate_paths
 
     rng = np.random.default_rng(3)
     n = 40
@@ -113,7 +113,7 @@ def python_peer(A, s, m, y, thr, max_depth):
 
 
 def test_kernel_buffers_grow_to_the_exact_size():
-    from spendprint.kernels.spa import enumerate_paths
+    from spendprint.kernels.pathsearch import enumerate_paths
 
     mrio = tiny_model(6, seed=2)
     y, s = np.ones(6), mrio.S[0]

@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
-from . import provenance
-from .engine import as_demand, footprint, leontief, multipliers
+from .core.leontief import LeontiefSolver
+from .core.model import MRIO, validate
+from .core.synthetic import synthetic_mrio
 from .errors import (
     ConvergenceError,
     InputFileError,
@@ -19,9 +20,12 @@ from .errors import (
     ValidationError,
 )
 from .io.exiobase import read_exiobase3
+from .io.native_store import open_mrio
 from .io.pymrio_interop import from_pymrio, to_pymrio
-from .io.store import open_mrio
-from .mrio import MRIO, validate
+from .jobs import provenance
+from .labelled.aggregation import aggregate
+from .labelled.footprints import as_demand, footprint, leontief, multipliers
+from .labelled.structural_paths import production_layers, structural_paths
 from .procurement import (
     Concordance,
     Ledger,
@@ -34,10 +38,6 @@ from .procurement import (
     run_scenarios,
     savings_potential,
 )
-from .solver import LeontiefSolver
-from .spa import production_layers, structural_paths
-from .synthetic import synthetic_mrio
-from .transform import aggregate
 from .uncertainty import Uncertainty, monte_carlo, summarise
 
 __version__ = "0.1.0"

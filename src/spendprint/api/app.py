@@ -25,8 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from .auth import KeyInfo, KeyStore, key_dependencies
-from .errors import ApiError, LimitExceeded, install_handlers
-from .models import (
+from .http_errors import ApiError, LimitExceeded, install_handlers
+from .registry import ModelRegistry, concordance_registry, prices_registry
+from .schemas import (
     Concordance,
     Health,
     Indicator,
@@ -36,7 +37,6 @@ from .models import (
     Multipliers,
     NameList,
 )
-from .registry import ModelRegistry, concordance_registry, prices_registry
 from .settings import Settings
 from .tables import Format, long_table, negotiate, table_response
 
@@ -276,7 +276,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _install_routes(app: FastAPI, state: AppState, require_key) -> None:
     """Footprint and job routes (modules of their own)."""
-    from .footprints import install as install_footprints
+    from .footprint_routes import install as install_footprints
     from .job_routes import install as install_jobs
 
     install_footprints(app, state, require_key)

@@ -90,7 +90,7 @@ def key_dependencies(store: KeyStore, public_reads: bool):
     from fastapi import Security
     from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-    from .errors import ApiError
+    from .http_errors import ApiError
 
     header = APIKeyHeader(name="X-API-Key", auto_error=False,
                           description="API key from `spendprint apikey create NAME`.")

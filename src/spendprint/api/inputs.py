@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import InputFileError
-from .errors import LimitExceeded
-from .models import ConcordanceRow, LedgerRow, PriceTables, ProcurementInputs
+from .http_errors import LimitExceeded
+from .schemas import ConcordanceRow, LedgerRow, PriceTables, ProcurementInputs
 
 if TYPE_CHECKING:
     from .app import AppState

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Response
 
 from .auth import KeyInfo
-from .errors import ApiError, LimitExceeded
+from .http_errors import ApiError, LimitExceeded
 from .inputs import ledger_rows_of, resolve
-from .jobs import ACTIVE, JobManager, JobStore, job_dir
-from .models import JobList, JobRequest, JobStatus
+from .job_store import ACTIVE, JobManager, JobStore, job_dir
+from .schemas import JobList, JobRequest, JobStatus
 from .tables import Format, long_table, negotiate, records, table_response
 
 if TYPE_CHECKING:

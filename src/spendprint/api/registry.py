@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFileError
-from .errors import ApiError
+from .http_errors import ApiError
 
 NAME_RE_TEXT = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx", ".tsv")
@@ -124,7 +124,7 @@ class ModelRegistry:
                 if entry is not None and entry.stamp == stamp:
                     self._lru.move_to_end(name)
                     return entry
-            from ..io.store import open_mrio
+            from ..io.native_store import open_mrio
 
             mrio = open_mrio(self.path(name))
             _ = mrio.solver  # factorise now, once, outside any request's own timing thereafter
@@ -144,7 +144,7 @@ class ModelRegistry:
             with self._name_locks[name]:
                 found = entry.multipliers.get("all")
                 if found is None:
-                    from ..engine import multipliers
+                    from ..labelled.footprints import multipliers
 
                     found = multipliers(entry.mrio)
                     entry.multipliers["all"] = found

@@ -46,7 +46,7 @@ def procurement_inputs(spec: dict[str, Any]):
 
 
 def open_model(settings, name: str):
-    from ..io.store import open_mrio
+    from ..io.native_store import open_mrio
 
     return open_mrio(settings.models_dir / name)
 
@@ -118,7 +118,7 @@ def _dask_client(settings):
     if settings.dask_scheduler:
         return settings.dask_scheduler, lambda: None
     if settings.dask_local_workers > 0:
-        from ..uncertainty import local_client
+        from ..runtime.cluster import local_client
 
         client = local_client(settings.dask_local_workers)
 
@@ -190,7 +190,7 @@ def write_results(ds, wdir: Path) -> dict[str, Any]:
 # ---- process ---------------------------------------------------------------------------------
 def _watch_parent(ppid: int) -> None:
     """Exit when the server that started this worker is gone (the next server resumes the job)."""
-    from .jobs import ORPHAN_EXIT
+    from .job_store import ORPHAN_EXIT
 
     def loop() -> None:
         while True:
@@ -207,7 +207,7 @@ def _watch_parent(ppid: int) -> None:
 
 def main(argv: list[str]) -> int:
     from ..errors import SpendprintError
-    from .jobs import JobStore
+    from .job_store import JobStore
     from .settings import Settings
 
     data_dir, job_id = argv

@@ -16,7 +16,7 @@ app.add_typer(mrio_app, name="mrio")
 def load_mrio(path: Path):
     """Open a native store, or read EXIOBASE 3 (zip or folder) directly."""
     from ..errors import InputFileError
-    from ..io.store import open_mrio
+    from ..io.native_store import open_mrio
 
     p = Path(path)
     if not p.exists():
@@ -68,7 +68,7 @@ def synth(
     seed: int = typer.Option(0, help="Random seed; the world is a pure function of it."),
 ) -> None:
     """Generate a deterministic synthetic EXIOBASE-like world (labelled synthetic)."""
-    from ..synthetic import synthetic_mrio
+    from ..core.synthetic import synthetic_mrio
 
     t0 = time.perf_counter()
     m = synthetic_mrio(regions=regions, sectors=sectors, seed=seed)

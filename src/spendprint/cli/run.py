@@ -41,7 +41,7 @@ def run(
         TimeRemainingColumn,
     )
 
-    from ..pipeline import RunConfig, run_job
+    from ..jobs.main_job import RunConfig, run_job
 
     cfg = RunConfig(
         mrio=str(mrio) if mrio else None, ledger=str(ledger) if ledger else None,

@@ -88,8 +88,8 @@ def spa(
 ) -> None:
     """List the supply-chain paths (product, country, tier) that carry a category's footprint."""
     from ..errors import ValidationError
+    from ..labelled.structural_paths import risk_paths, structural_paths
     from ..procurement import Concordance, Ledger, demo_inputs, procurement_demand
-    from ..spa import risk_paths, structural_paths
     from .mrio import load_mrio
 
     if risk is not None and stressor is not None:
@@ -98,7 +98,7 @@ def spa(
         raise ValidationError(f"--out {out}: unknown format {out.suffix!r}; use .csv or .parquet")
     t0 = time.perf_counter()
     if mrio is None:
-        from ..synthetic import synthetic_mrio
+        from ..core.synthetic import synthetic_mrio
 
         console_err.print("no --mrio given: using the synthetic world (NOT real data)")
         model = synthetic_mrio()

@@ -565,7 +565,7 @@ def read_exiobase3(path: str | Path, stressors: Sequence[str] | str | None = Non
     LabelMismatchError
         A requested stressor does not exist.
     """
-    from ..mrio import MRIO
+    from ..core.model import MRIO
 
     src = _Source(Path(path))
     try:

@@ -72,7 +72,7 @@ def from_pymrio(iosystem: Any, extensions: str | Sequence[str] | None = None) ->
         -> ``"M USD"``); ``meta["source"]`` ``"pymrio: <name>"``.
     """
     _pymrio()
-    from ..mrio import MRIO
+    from ..core.model import MRIO
 
     io = iosystem
     if getattr(io, "A", None) is None and getattr(io, "Z", None) is None:
@@ -111,7 +111,7 @@ def from_pymrio(iosystem: Any, extensions: str | Sequence[str] | None = None) ->
     else:
         raise ValidationError("the pymrio system has neither A nor Z")
     if x is None:
-        from ..leontief import LeontiefSolver
+        from ..core.leontief import LeontiefSolver
 
         x = LeontiefSolver(A).solve(Yv.sum(axis=1))
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..engine import _indicators, footprint
+from ..core.model import MRIO
 from ..errors import LabelMismatchError
-from ..mrio import MRIO
+from ..labelled.footprints import _indicators, footprint
 from .concordance import Concordance
 from .demand import build_demand, demand_dataarray
 from .ledger import Ledger

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mrio import MRIO
+from ..core.model import MRIO
 
 
 def batch_totals(mrio: MRIO, Y: np.ndarray, names: list[str]) -> np.ndarray:

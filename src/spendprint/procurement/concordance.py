@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LedgerError
+from ..io.tabular import ROW_OFFSET, read_table
 from .ledger import ROW_NOTE
-from .readers import ROW_OFFSET, read_table
 from .regions import map_regions
 
 if TYPE_CHECKING:
-    from ..mrio import MRIO
+    from ..core.model import MRIO
 
 #: Tolerance on the sum of the weights of a category.
 WEIGHT_TOL = 1e-6

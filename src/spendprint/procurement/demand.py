@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..core.model import MRIO
 from ..errors import LabelMismatchError, LedgerError
-from ..mrio import MRIO
 from .concordance import Concordance
 from .ledger import ROW_NOTE, Ledger, sort_problems
 from .prices import MARGINS, Prices, money_factor

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from importlib import resources
 
+from ..io.tabular import read_table
 from .concordance import Concordance
 from .ledger import Ledger
-from .readers import read_table
 
 
 def demo_paths() -> dict[str, str]:

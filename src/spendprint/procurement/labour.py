@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..engine import as_demand
+from ..core.model import MRIO
 from ..errors import LabelMismatchError, LedgerError
-from ..mrio import MRIO
-from .readers import read_package_table, read_table
+from ..io.tabular import read_package_table, read_table
+from ..labelled.footprints import as_demand
 from .regions import map_regions
 
 DEFAULT_EMPLOYMENT = "Employment hours"

@@ -1,7 +1,7 @@
 """The buyer's spend ledger: reading, validation (all problems at once) and aggregation.
 
 Row numbers in messages are spreadsheet rows: the header is row 1, the first data row is row 2
-(see :mod:`spendprint.procurement.readers`).
+(see :mod:`spendprint.io.tabular`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LedgerError
-from .readers import ROW_OFFSET, read_table
+from ..io.tabular import ROW_OFFSET, read_table
 from .regions import map_regions
 
 if TYPE_CHECKING:
-    from ..mrio import MRIO
+    from ..core.model import MRIO
     from .concordance import Concordance
     from .prices import Prices
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError, LedgerError, ValidationError
-from .readers import read_package_table, read_table
+from ..io.tabular import read_package_table, read_table
 
 MARGINS = ("wholesale", "retail", "transport")
 RATE_COLUMNS = {
@@ -221,7 +221,7 @@ class Prices:
         EXIOBASE 3 product list); products without a sector or group row get the default row.
         """
         if groups is None:
-            from ..synthetic import exio3_products
+            from ..core.synthetic import exio3_products
 
             prods = exio3_products()
             groups = dict(zip(prods["name"], prods["group"], strict=True))

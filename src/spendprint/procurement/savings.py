@@ -18,9 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from ..engine import _indicators, multipliers
+from ..core.model import MRIO
 from ..errors import ValidationError
-from ..mrio import MRIO
+from ..labelled.footprints import _indicators, multipliers
 from .batch import batch_totals
 from .concordance import Concordance
 from .demand import build_demand, origin_shares

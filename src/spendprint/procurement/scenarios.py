@@ -42,15 +42,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..engine import _indicators
+from ..core.model import MRIO
 from ..errors import LedgerError
-from ..mrio import MRIO
+from ..io.tabular import read_table, read_yaml
+from ..labelled.footprints import _indicators
 from .batch import batch_totals
 from .concordance import Concordance
 from .demand import build_demand, origin_shares
 from .ledger import Ledger
 from .prices import Prices
-from .readers import read_table, read_yaml
 from .regions import map_regions
 
 LEVERS = ("volume", "substitute", "origin", "intensity")

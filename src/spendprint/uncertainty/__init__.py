@@ -11,8 +11,9 @@ from the baseline factorisation, reusable for scenario sweeps).
 
 from __future__ import annotations
 
-from .montecarlo import local_client, monte_carlo, procurement_monte_carlo
-from .solver import BaselineLU, PerturbedLeontief
+from ..runtime.cluster import local_client
+from .iteration import BaselineLU, PerturbedLeontief
+from .montecarlo import monte_carlo, procurement_monte_carlo
 from .spec import SCHULTE_2024_S_RSD, Uncertainty, rsd_to_sigma
 from .summary import QUANTILES, percentile_columns, summarise
 

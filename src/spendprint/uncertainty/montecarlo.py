@@ -32,126 +32,26 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from ..engine import _indicators, _units, as_demand, footprint
 from ..errors import ValidationError
-from ..io.atomic import write_bytes_atomic
+from ..io.checkpoints import SampleStore as _Store
+from ..labelled.footprints import _indicators, _units, as_demand, footprint
+from ..runtime.cluster import local_client
+from ..runtime.tuning import in_dask_worker as _in_dask_worker
+from ..runtime.tuning import is_malloc_tuned, tune_malloc
 from .sampler import MCProblem, build_problem, run_samples
 from .spec import Uncertainty
 from .summary import MCSE_TARGET, summarise
 
-WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "MKL_NUM_THREADS": "1"}
-
-
-# ---- the cluster -------------------------------------------------------------------------------
-def local_client(n_workers: int | None = None):
-    """A local ``dask.distributed`` cluster: one single-threaded worker process per core.
-
-    BLAS (OpenBLAS/MKL/OpenMP) and Numba use one thread inside each worker.
-    """
-    from distributed import Client, LocalCluster
-
-    n = n_workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=WORKER_ENV,
-                           dashboard_address=None)
-    return Client(cluster)
-
-
-_MALLOC_TUNED = False
-
-
-def tune_malloc(mmap_threshold: int = 1 << 26, trim_threshold: int = 1 << 28) -> bool:
-    """Let glibc's malloc reuse freed blocks of up to ``mmap_threshold`` bytes (once per process).
-
-    dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, and any such setting turns
-    off glibc's dynamic mmap threshold: every temporary array above 128 KiB (the solver makes
-    dozens of 5-8 MB ones per group) is then a fresh ``mmap``, page-faulted on first touch and
-    unmapped on free. At n = 9,800 a sample group ran 25 % slower in a worker than in one
-    process for that alone. With these settings temporaries up to 64 MiB come from the heap and
-    are reused; the heap top is returned to the system above 256 MiB free. Returns whether
-    glibc accepted them (False elsewhere: no ``mallopt``).
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return True
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-    _MALLOC_TUNED = (mallopt(m_mmap_threshold, int(mmap_threshold)) == 1
-                     and mallopt(m_trim_threshold, int(trim_threshold)) == 1)
-    return _MALLOC_TUNED
-
-
-def _in_dask_worker() -> bool:
-    try:
-        from distributed import get_worker
-
-        get_worker()
-        return True
-    except (ImportError, ValueError):
-        return False
-
 
 def _chunk_task(problem: MCProblem, seed: int, start: int, stop: int):
-    if not _MALLOC_TUNED and _in_dask_worker():
+    if not is_malloc_tuned() and _in_dask_worker():
         tune_malloc()
     return start, stop, *run_samples(problem, seed, start, stop)
-
-
-# ---- the store -----------------------------------------------------------------------------------
-class _Store:
-    """Zarr group with footprint samples and solver statistics, plus per-chunk done markers."""
-
-    def __init__(self, path: str | os.PathLike, fingerprint: dict, N: int, shape: tuple[int, int],
-                 chunk: int) -> None:
-        import zarr
-
-        self.path = Path(path)
-        self.done_dir = self.path / "_done"
-        exists = (self.path / "zarr.json").is_file()
-        if exists:
-            self.group = zarr.open_group(str(self.path), mode="a")
-            old = self.group.attrs.get("fingerprint")
-            if old is None and not any(self.done_dir.glob("*")):
-                exists = False  # killed while creating the store: start afresh
-            elif old != fingerprint:
-                raise ValidationError(
-                    f"Monte Carlo store {self.path} holds a different run (seed, samples, chunk "
-                    f"size, model, demand or uncertainty differ); use a new store path or delete it")
-        if not exists:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self.group = zarr.open_group(str(self.path), mode="w")
-            k, m = shape
-            self.group.create_array("footprint", shape=(N, k, m), chunks=(chunk, k, m),
-                                    dtype="float64", fill_value=np.nan)
-            for name, dt in (("iterations", "int64"), ("residual", "float64"), ("fallback", "bool")):
-                self.group.create_array(name, shape=(N,), chunks=(chunk,), dtype=dt)
-            self.group.attrs["fingerprint"] = fingerprint
-        self.done_dir.mkdir(exist_ok=True)
-
-    def is_done(self, i: int) -> bool:
-        return (self.done_dir / f"{i}").is_file()
-
-    def write(self, i: int, start: int, stop: int, E, it, res, fb) -> None:
-        self.group["footprint"][start:stop] = E
-        self.group["iterations"][start:stop] = it
-        self.group["residual"][start:stop] = res
-        self.group["fallback"][start:stop] = fb
-        write_bytes_atomic(self.done_dir / f"{i}", b"done\n")
-
-    def read(self):
-        g = self.group
-        return (g["footprint"][...], g["iterations"][...], g["residual"][...], g["fallback"][...])
 
 
 def _write_chunk(store: _Store | None, i: int, start: int, stop: int, E, it, res, fb) -> None:

@@ -36,7 +36,7 @@ from spendprint import kernels as K
 from spendprint.kernels import random as KR
 
 from ..errors import ValidationError
-from .solver import BaselineLU, PerturbedLeontief
+from .iteration import BaselineLU, PerturbedLeontief
 from .spec import (
     Uncertainty,
     a_rsd_values,

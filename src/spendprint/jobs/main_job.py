@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .io.atomic import atomic_path, write_bytes_atomic
-from .mrio import MRIO
+from ..core.model import MRIO
+from ..io.atomic import atomic_path, write_bytes_atomic
 from .provenance import Timer, sha256_path, versions
 
 Progress = Callable[[str], None]
@@ -59,10 +59,10 @@ class RunResult:
 
 def load_model(path: str | None, synthetic: dict[str, int]) -> MRIO:
     if path is None:
-        from .synthetic import synthetic_mrio
+        from ..core.synthetic import synthetic_mrio
 
         return synthetic_mrio(**synthetic)
-    from .cli.mrio import load_mrio
+    from ..cli.mrio import load_mrio
 
     return load_mrio(Path(path))
 
@@ -86,7 +86,7 @@ def _category_table(ds: xr.Dataset, extra: dict[str, xr.DataArray]) -> pd.DataFr
 def run_job(cfg: RunConfig, progress: Progress | None = None,
             mc_progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run the whole analysis and write the outputs into ``cfg.out`` (see module docstring)."""
-    from . import procurement as pc
+    from .. import procurement as pc
 
     say = progress or (lambda msg: None)
     timer = Timer()
@@ -117,7 +117,7 @@ def run_job(cfg: RunConfig, progress: Progress | None = None,
         demand = pc.procurement_demand(mrio, ledger, concordance, **args)
     stressor = cfg.stressor
     if stressor not in ds["stressor"].values:
-        from .errors import ValidationError
+        from ..errors import ValidationError
 
         raise ValidationError(f"--stressor {stressor!r} is not an indicator of the model; choose one "
                               f"of {[str(s) for s in ds['stressor'].values][:12]}")
@@ -168,7 +168,7 @@ def run_job(cfg: RunConfig, progress: Progress | None = None,
         if paths_df is not None:
             with atomic_path(out / "paths.csv") as p:
                 paths_df.to_csv(p, index=False)
-        from .report_builder import build_report
+        from ..report.html import build_report
 
         html = build_report(mrio, ds, sav, risk, scen, mc, paths_df, stressor=stressor,
                             buyer_region=cfg.buyer_region, timings=timer.as_dict())
@@ -196,8 +196,8 @@ def default_uncertainty_path() -> str:
 
 def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, paths: dict, say: Progress,
                  timer: Timer, mc_progress: Callable[[int, int], None] | None) -> xr.Dataset:
-    from .uncertainty import Uncertainty, monte_carlo, percentile_columns
-    from .uncertainty.montecarlo import local_client
+    from ..runtime.cluster import local_client
+    from ..uncertainty import Uncertainty, monte_carlo, percentile_columns
 
     if not paths["uncertainty"]:
         paths["uncertainty"] = default_uncertainty_path()
@@ -227,7 +227,7 @@ def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, paths: dict, 
 def _paths(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, ds: xr.Dataset, stressor: str,
            say: Progress, timer: Timer) -> pd.DataFrame | None:
     try:
-        from .spa import structural_paths
+        from ..labelled.structural_paths import structural_paths
     except ImportError:  # pragma: no cover - SPA is part of the package
         return None
     top = ds["rank"].sel(stressor=stressor).to_series().sort_values().index[: cfg.spa_top]

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import report as rp
-from .mrio import MRIO
+from ..core.model import MRIO
+from . import charts as rp
 
 
 def _per_category(ds: xr.Dataset, stressor: str) -> pd.DataFrame:
@@ -104,7 +104,7 @@ def build_report(mrio: MRIO, ds: xr.Dataset, sav: xr.Dataset, risk: xr.Dataset,
                              "among the 5 or 10 largest.")
             + rp.table_block(mcdf.sort_values("mean", ascending=False).head(15))))
     if paths is not None and len(paths):
-        from .spa import path_tree
+        from ..labelled.structural_paths import path_tree
 
         body = ""
         for c, grp in paths.groupby("category", sort=False):

@@ -143,7 +143,7 @@ def chart_rank_probability(mc: pd.DataFrame, top: int = 20) -> str:
 
 
 def chart_path_tree(tree: pd.DataFrame, unit: str, title: str) -> str:
-    """Tree of the largest supply-chain paths (from :func:`spendprint.spa.path_tree`).
+    """Tree of the largest supply-chain paths (from :func:`spendprint.labelled.structural_paths.path_tree`).
 
     Stage 0 (the product bought) on the left, its suppliers to the right; line width is the value
     flowing through a node.

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sps
 
-from .errors import LabelMismatchError
-from .mrio import MRIO
+from ..core.model import MRIO
+from ..errors import LabelMismatchError
 
 
 def _grouping(labels: tuple[str, ...], mapping: Mapping[str, str] | None, what: str):

@@ -16,8 +16,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from .errors import ValidationError
-from .mrio import MRIO
+from ..errors import ValidationError
+from .model import MRIO
 
 #: EXIOBASE 3 region codes (44 countries, 5 rest-of-world regions), in EXIOBASE order.
 EXIO3_REGIONS: tuple[str, ...] = (

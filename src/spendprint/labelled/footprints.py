@@ -1,6 +1,6 @@
 """Multipliers and footprints: the exact Leontief engine, with labelled (xarray) results.
 
-Symbols as in :mod:`spendprint.mrio`; ``L = (I - A)^-1`` is never formed unless asked for.
+Symbols as in :mod:`spendprint.core.model`; ``L = (I - A)^-1`` is never formed unless asked for.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 import xarray as xr
 from scipy.linalg import blas
 
-from .errors import LabelMismatchError, ValidationError
-from .mrio import MRIO
+from ..core.model import MRIO
+from ..errors import LabelMismatchError, ValidationError
 
 CORE_DIMS = ("region", "sector")
 

@@ -1,6 +1,6 @@
 """Structural path analysis and production layers: along which supply chains a footprint arises.
 
-Symbols as in :mod:`spendprint.mrio` (money is the model's money unit, e.g. M EUR):
+Symbols as in :mod:`spendprint.core.model` (money is the model's money unit, e.g. M EUR):
 ``s`` (n) intensities of one stressor [unit / money], ``m^T = s^T (I - A)^-1`` the total
 multipliers [unit / money], ``y`` (n) final demand [money], ``E = m^T y`` the footprint [unit].
 
@@ -10,7 +10,7 @@ multipliers [unit / money], ``y`` (n) final demand [money], ``E = m^T y`` the fo
 
 read as: final demand buys product ``i_0`` (stage 0, the product bought), which buys from
 ``i_1`` (stage 1), ..., and the impact happens in ``i_d`` (stage ``d``, the *tier* or depth of the
-path). Paths are enumerated depth-first by a Numba kernel (:mod:`spendprint.kernels.spa`) that
+path). Paths are enumerated depth-first by a Numba kernel (:mod:`spendprint.kernels.pathsearch`) that
 prunes a node when the value of its whole subtree, ``m_{i_d} v_p``, is below the threshold.
 Everything not listed is kept as a *remainder by stage*, so listed values plus remainders add up to
 ``E`` exactly (up to rounding).
@@ -33,9 +33,9 @@ import pandas as pd
 import scipy.sparse as sps
 import xarray as xr
 
-from .engine import CORE_DIMS, _indicators, _units, as_demand
-from .errors import LabelMismatchError, ValidationError
-from .mrio import MRIO
+from ..core.model import MRIO
+from ..errors import LabelMismatchError, ValidationError
+from .footprints import CORE_DIMS, _indicators, _units, as_demand
 
 #: Most paths a threshold of 0 (exhaustive enumeration) may list before it is refused.
 MAX_EXHAUSTIVE_PATHS = 5_000_000
@@ -62,7 +62,7 @@ def _column_access(mrio: MRIO) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.
             cached = (csc.indptr.astype(np.int64), csc.indices.astype(np.int64),
                       np.ascontiguousarray(csc.data, dtype=np.float64))
         else:
-            from .kernels.spa import transpose_into
+            from ..kernels.pathsearch import transpose_into
 
             A = np.ascontiguousarray(mrio.A, dtype=np.float64)
             cached = np.empty((A.shape[1], A.shape[0]), dtype=np.float64)
@@ -167,7 +167,7 @@ def _multipliers(mrio: MRIO, s: np.ndarray) -> np.ndarray:
 def _trace(cols: Any, s: np.ndarray, m: np.ndarray, y: np.ndarray, threshold: float,
            max_depth: int) -> dict[str, Any]:
     """Enumerate the paths of one demand vector (numpy in, numpy out: what a dask task runs)."""
-    from .kernels.spa import enumerate_paths
+    from ..kernels.pathsearch import enumerate_paths
 
     total = float(m @ y)
     # at most 1 / threshold paths can be listed (each >= threshold * E, together <= E)

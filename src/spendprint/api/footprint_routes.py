@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, File, Form, Header, Query, UploadFile
 
 from .auth import KeyInfo
-from .errors import ApiError
+from .http_errors import ApiError
 from .inputs import concordance_from, ledger_from_csv, prices_from, resolve
-from .models import FootprintRequest, FootprintResponse
+from .schemas import FootprintRequest, FootprintResponse
 from .tables import Format, long_table, negotiate, table_response
 
 if TYPE_CHECKING:

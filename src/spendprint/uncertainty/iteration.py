@@ -50,7 +50,7 @@ from scipy.linalg import lapack
 
 from spendprint import kernels as K
 
-from ..solver import LeontiefSolver
+from ..core.leontief import LeontiefSolver
 
 
 def _own_arrays(state: dict) -> dict:

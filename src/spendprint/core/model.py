@@ -10,7 +10,7 @@ An environmentally-extended multi-regional input-output model with ``n = R x P``
 * ``C`` (m x k) optional characterisation of stressors into impacts (e.g. GWP100 -> CO2e).
 
 Sector order is region-major: sector ``i = r * P + p``. The container is immutable; the maths lives in
-:mod:`spendprint.engine`.
+:mod:`spendprint.labelled.footprints`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sps
 
-from .errors import LabelMismatchError, NotProductiveError, ValidationError
+from ..errors import LabelMismatchError, NotProductiveError, ValidationError
 
 if TYPE_CHECKING:
-    from .solver import LeontiefSolver
+    from .leontief import LeontiefSolver
 
 META_DEFAULTS: dict[str, Any] = {
     "source": "unknown",
@@ -137,7 +137,7 @@ class MRIO:
     @functools.cached_property
     def solver(self) -> LeontiefSolver:
         """The factorisation of (I - A), computed once on first use and kept with the model."""
-        from .solver import LeontiefSolver
+        from .leontief import LeontiefSolver
 
         return LeontiefSolver(self.A)
 
@@ -156,7 +156,7 @@ class MRIO:
 
     def to_zarr(self, path: str | Any) -> None:
         """Write the model to a native Zarr store (atomic; see :func:`spendprint.open_mrio`)."""
-        from .io.store import write_mrio
+        from ..io.native_store import write_mrio
 
         write_mrio(self, path)
 

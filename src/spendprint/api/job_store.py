@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from .db import connect, init_db
-from .errors import ApiError, LimitExceeded
+from .http_errors import ApiError, LimitExceeded
 
-log = logging.getLogger("spendprint.api.jobs")
+log = logging.getLogger("spendprint.api.job_store")
 
 ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")

@@ -18,7 +18,7 @@ from ..errors import InputFileError
 from .atomic import atomic_path
 
 if TYPE_CHECKING:
-    from ..mrio import MRIO
+    from ..core.model import MRIO
 
 FORMAT = "spendprint-mrio"
 FORMAT_VERSION = 1
@@ -64,7 +64,7 @@ def write_mrio(mrio: MRIO, path: str | Path) -> None:
 
 def open_mrio(path: str | Path, validate: bool = False) -> MRIO:
     """Open a native store written by :meth:`MRIO.to_zarr` (or ``spendprint mrio import``)."""
-    from ..mrio import MRIO
+    from ..core.model import MRIO
 
     path = Path(path)
     if not path.exists():

@@ -17,7 +17,7 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 from scipy.linalg import blas, lapack
 
-from .errors import NotProductiveError
+from ..errors import NotProductiveError
 
 #: Dense LU below this density, or below this size, whatever the storage of A.
 SPARSE_DENSITY_THRESHOLD = 0.05

@@ -41,7 +41,7 @@ of the model.
 
 Columns are read contiguously: from ``A^T`` in C order (dense) or from ``A`` in CSC form
 (``indptr`` over columns, ``indices`` = rows), which is the CSR form of ``A^T``. All arrays are
-contiguous float64 / int64 (the wrapper in :mod:`spendprint.spa` casts).
+contiguous float64 / int64 (the wrapper in :mod:`spendprint.labelled.structural_paths` casts).
 """
 
 from __future__ import annotations
