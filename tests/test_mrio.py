@@ -52,10 +52,15 @@ def test_validation_errors_name_the_problem(tiny_mrio):
     A[2, 5] = np.nan
     with pytest.raises(sp.ValidationError, match=r"A contains 1 NaN/inf value\(s\) at index \(2, 5\)"):
         _broken(m, A=A).validate()
+    # a negative coefficient is a warning (real tables have them), an error only when strict
     A = m.A.copy()
     A[1, 4] = -0.1
-    with pytest.raises(sp.ValidationError, match=r"negative coefficient.*row 1 \(.*\), column 4"):
-        _broken(m, A=A).validate()
+    where_row, where_col = f"{m.regions[0]}/{m.sectors[1]}", f"{m.regions[0]}/{m.sectors[4]}"
+    report = sp.validate(_broken(m, A=A))
+    assert report.problems == [] and report.figures["negative_A_count"] == 1
+    assert f"{where_row} <- {where_col} = -0.1" in report.warnings[0]
+    with pytest.raises(sp.ValidationError, match=r"strict validation: A has 1 negative coefficient"):
+        _broken(m, A=A).validate(strict=True)
     with pytest.raises(sp.LabelMismatchError, match="A has shape"):
         _broken(m, A=m.A[:-1, :-1]).validate()
     with pytest.raises(sp.LabelMismatchError, match="S has shape"):
@@ -65,8 +70,11 @@ def test_validation_errors_name_the_problem(tiny_mrio):
     # x inconsistent with Z and Y
     x = m.x.copy()
     x[3] *= 1.5
+    report = sp.validate(_broken(m, x=x))
+    assert report.figures["balance_count"] >= 1
+    assert any("not consistent with Z and Y" in w and "tolerance 1e-06" in w for w in report.warnings)
     with pytest.raises(sp.ValidationError, match="not consistent with Z and Y"):
-        _broken(m, x=x).validate()
+        _broken(m, x=x).validate(strict=True)
 
 
 def test_non_productive_and_singular_systems(tiny_mrio):
@@ -131,7 +139,7 @@ def test_cli_synth_info_and_errors(tmp_path, capsys):
     assert main(["mrio", "synth", str(store), "--regions", "3", "--sectors", "15", "--seed", "2"]) == 0
     assert main(["mrio", "info", str(store)]) == 0
     out = capsys.readouterr().out
-    assert "3 regions x 15 sectors" in out and "CO2e" in out
+    assert "3 regions x 15 sectors" in out and "CO2e" in out and "spectral radius of A" in out
     m = sp.open_mrio(store)
     assert np.array_equal(m.A, sp.synthetic_mrio(regions=3, sectors=15, seed=2).A)
     # user errors: exit code 2, a message, no traceback

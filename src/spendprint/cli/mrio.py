@@ -1,4 +1,4 @@
-"""``spendprint mrio import|info|synth``."""
+"""``spendprint mrio import|info|sectors|synth``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ._app import app, console
 
@@ -13,51 +14,103 @@ mrio_app = typer.Typer(help="Import, inspect and generate MRIO databases.", no_a
 app.add_typer(mrio_app, name="mrio")
 
 
-def load_mrio(path: Path):
-    """Open a native store, or read EXIOBASE 3 (zip or folder) directly."""
-    from ..errors import InputFileError
-    from ..io.native_store import open_mrio
+def load_mrio(path: Path, format: str | None = None):
+    """Open any registered format (native store, EXIOBASE 3, USEEIO, ...) via `read_mrio`.
+
+    Every load runs the cheap fatal checks (finite values, shapes, spectral radius of A below one):
+    the native store does so on open, other formats here.
+    """
+    from ..core.validation import quick_checks
+    from ..io.detect import detect_format, read_mrio
 
     p = Path(path)
-    if not p.exists():
-        raise InputFileError(p, "no such file or folder (expected a native store made by `spendprint "
-                                "mrio import`/`synth`, or an EXIOBASE 3 IOT zip or folder)")
-    if p.is_dir() and (p / "zarr.json").exists():
-        return open_mrio(p)
-    from ..io.exiobase import read_exiobase3
+    fmt = format or detect_format(p)
+    m = read_mrio(p, format=fmt)
+    if fmt != "native":  # open_mrio has run them already
+        quick_checks(m)
+    return m
 
-    return read_exiobase3(p)
+
+def _print_report(report) -> None:
+    for line in report.lines():
+        style = "red" if line.startswith("problem") else "yellow" if line.startswith("warning") else ""
+        text = escape(line)
+        console.print(f"  [{style}]{text}[/]" if style else f"  {text}", highlight=False)
 
 
 @mrio_app.command("import")
 def import_(
-    src: Path = typer.Argument(..., help="EXIOBASE 3 IOT zip or folder, or a pymrio folder."),
+    src: Path = typer.Argument(..., help="Database file or folder (EXIOBASE 3 zip/folder, USEEIO "
+                                         "JSON folder, native store, ...)."),
     dest: Path = typer.Argument(..., help="Native Zarr store to write."),
-    validate: bool = typer.Option(True, help="Validate the model before writing."),
+    format: str = typer.Option(None, "--format", help="Format name (see spendprint.io.detect."
+                                                      "FORMATS); detected from the files if omitted."),
+    validate: bool = typer.Option(True, help="Full validation report before writing (the cheap "
+                                             "fatal checks run always)."),
+    strict: bool = typer.Option(False, help="Treat validation warnings as errors."),
+    balance_rtol: float = typer.Option(1e-3, help="Relative tolerance of x = Z 1 + Y 1."),
 ) -> None:
     """Read an MRIO database once and write it as a native store that opens in seconds."""
+    from ..core.validation import validate as full_validate
+
     t0 = time.perf_counter()
-    m = load_mrio(src)
+    m = load_mrio(src, format)
     if validate:
-        m.validate(balance_rtol=1e-3)
+        report = full_validate(m, strict=strict, balance_rtol=balance_rtol)
+        console.print("validation:", highlight=False)
+        _print_report(report)
     m.to_zarr(dest)
-    console.print(f"wrote {dest}: {m!r} in {time.perf_counter() - t0:.1f} s")
+    console.print(f"wrote {escape(str(dest))}: {escape(repr(m))} in {time.perf_counter() - t0:.1f} s",
+                  highlight=False)
 
 
 @mrio_app.command("info")
-def info(path: Path = typer.Argument(..., help="Native store or EXIOBASE 3 zip/folder.")) -> None:
-    """Print regions, sectors, stressors, units and metadata of a model."""
+def info(
+    path: Path = typer.Argument(..., help="Native store or any importable database."),
+    sectors: bool = typer.Option(False, "--sectors", help="List every sector (default: first 8)."),
+    validate: bool = typer.Option(True, help="Print the validation report."),
+) -> None:
+    """Print regions, sectors, stressors, units, metadata and the validation report of a model."""
+    from ..core.validation import validate as full_validate
+
     m = load_mrio(path)
-    console.print(repr(m))
+    console.print(escape(repr(m)), highlight=False)
     for k, v in m.meta.items():
-        console.print(f"  {k}: {v}")
-    console.print(f"  regions ({len(m.regions)}): {', '.join(m.regions)}")
-    shown = ", ".join(m.sectors[:8]) + (" ..." if len(m.sectors) > 8 else "")
-    console.print(f"  sectors ({len(m.sectors)}): {shown}", highlight=False)
+        if isinstance(v, (list, dict)) and len(str(v)) > 200:
+            v = f"<{type(v).__name__} of {len(v)}>"
+        console.print(f"  {escape(str(k))}: {escape(str(v))}", highlight=False)
+    console.print(f"  regions ({len(m.regions)}): {escape(', '.join(m.regions))}", highlight=False)
+    shown = list(m.sectors) if sectors else list(m.sectors[:8])
+    more = "" if sectors or len(m.sectors) <= 8 else " ... (--sectors lists all)"
+    console.print(f"  sectors ({len(m.sectors)}): {escape(', '.join(shown))}{more}", highlight=False)
     for name, unit in list(zip(m.indicators, m.indicator_units, strict=True))[:30]:
-        console.print(f"  indicator: {name} [{unit}]", highlight=False)
+        console.print(f"  indicator: {escape(name)} {escape(f'[{unit}]')}", highlight=False)
     if len(m.indicators) > 30:
         console.print(f"  ... {len(m.indicators) - 30} more indicators")
+    if validate:
+        console.print("validation:", highlight=False)
+        _print_report(full_validate(m))
+
+
+@mrio_app.command("sectors")
+def sectors_(
+    path: Path = typer.Argument(None, help="Native store or any importable database; the synthetic "
+                                           "world (49 x 200, seed 0) when omitted."),
+) -> None:
+    """Print the model's products, one per line (code, a tab and the name where it has codes)."""
+    if path is None:
+        from ..core.synthetic import synthetic_mrio
+
+        m = synthetic_mrio(regions=1, sectors=200, seed=0)
+    else:
+        m = load_mrio(path)
+    names = m.meta.get("sector_names")
+    if isinstance(names, (list, tuple)) and len(names) == len(m.sectors):
+        lines = [f"{code}\t{name}" for code, name in zip(m.sectors, names, strict=True)]
+    else:
+        lines = list(m.sectors)
+    for line in lines:
+        console.print(escape(line), highlight=False, soft_wrap=True)
 
 
 @mrio_app.command("synth")
@@ -73,4 +126,5 @@ def synth(
     t0 = time.perf_counter()
     m = synthetic_mrio(regions=regions, sectors=sectors, seed=seed)
     m.to_zarr(dest)
-    console.print(f"wrote {dest}: {m!r} in {time.perf_counter() - t0:.1f} s")
+    console.print(f"wrote {escape(str(dest))}: {escape(repr(m))} in {time.perf_counter() - t0:.1f} s",
+                  highlight=False)

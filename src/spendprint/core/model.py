@@ -1,4 +1,4 @@
-"""The MRIO container and its validation.
+"""The MRIO container (its validation is in `spendprint.core.validation`).
 
 An environmentally-extended multi-regional input-output model with ``n = R x P`` sectors:
 
@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sps
 
-from ..errors import LabelMismatchError, NotProductiveError, ValidationError
+from ..errors import LabelMismatchError
 
 if TYPE_CHECKING:
     from .leontief import LeontiefSolver
+    from .plan import SolveCache
 
 META_DEFAULTS: dict[str, Any] = {
     "source": "unknown",
@@ -141,17 +142,29 @@ class MRIO:
 
         return LeontiefSolver(self.A)
 
+    @functools.cached_property
+    def cache(self) -> SolveCache:
+        """The model's one cache of multiplier rows and solved outputs (`spendprint.core.plan`)."""
+        from .plan import SolveCache
+
+        return SolveCache(self)
+
     def replace(self, **changes: Any) -> MRIO:
         """A copy with some fields changed (the cached factorisation is not carried over)."""
         return replace(self, **changes)
 
-    def validate(self, *, balance_rtol: float = 1e-6) -> MRIO:
+    def validate(self, *, strict: bool = False, balance_rtol: float = 1e-6) -> MRIO:
         """Check shapes, labels, values and productivity; return self or raise.
 
-        Raises :class:`ValidationError`, :class:`LabelMismatchError` or
-        :class:`NotProductiveError` with a message that names the field and where it is wrong.
+        Fatal problems (NaN/inf, shapes, labels, spectral radius of A >= 1) raise
+        `ValidationError`, `LabelMismatchError` or `NotProductiveError` with a message that names
+        the field and where it is wrong; warnings (negative coefficients, negative final demand,
+        zero output, x not balanced within `balance_rtol`) raise only with `strict=True`. For the
+        report itself use [validate][spendprint.core.validation.validate].
         """
-        validate(self, balance_rtol=balance_rtol)
+        from .validation import validate as _validate
+
+        _validate(self, strict=strict, balance_rtol=balance_rtol)
         return self
 
     def to_zarr(self, path: str | Any) -> None:
@@ -166,107 +179,12 @@ class MRIO:
                 f"{len(self.indicators)} indicators, A {'sparse' if self.is_sparse else 'dense'}>")
 
 
-def _where(mrio: MRIO, flat: int) -> str:
-    P = len(mrio.sectors)
-    return f"{mrio.regions[flat // P]}/{mrio.sectors[flat % P]}"
+def validate(mrio: MRIO, **kw: Any) -> Any:
+    """Transitional alias of [validate][spendprint.core.validation.validate] for the facade.
 
-
-def _check_unique(name: str, labels: tuple[str, ...]) -> None:
-    seen = pd.Index(labels)
-    if seen.has_duplicates:
-        raise LabelMismatchError(f"{name} has duplicate labels: {sorted(set(seen[seen.duplicated()]))[:5]}")
-
-
-def validate(mrio: MRIO, *, balance_rtol: float = 1e-6) -> None:
-    """Validate an :class:`MRIO` (see :meth:`MRIO.validate`)."""
-    n, k = mrio.n, len(mrio.stressors)
-    for name in ("regions", "sectors", "stressors", "fd_categories", "impacts"):
-        _check_unique(name, getattr(mrio, name))
-    if n == 0:
-        raise ValidationError("the model has no sectors")
-    if mrio.A.shape != (n, n):
-        raise LabelMismatchError(
-            f"A has shape {mrio.A.shape}, expected ({n}, {n}) from {len(mrio.regions)} regions x "
-            f"{len(mrio.sectors)} sectors")
-    if mrio.x.shape != (n,):
-        raise LabelMismatchError(f"x has shape {mrio.x.shape}, expected ({n},)")
-    if mrio.S.shape != (k, n):
-        raise LabelMismatchError(f"S has shape {mrio.S.shape}, expected ({k}, {n}) for stressors "
-                                 f"{list(mrio.stressors)[:5]}...")
-    if len(mrio.stressor_units) != k:
-        raise LabelMismatchError(f"{len(mrio.stressor_units)} stressor units for {k} stressors")
-    nfd = len(mrio.regions) * len(mrio.fd_categories)
-    if mrio.Y is not None and mrio.Y.shape != (n, nfd):
-        raise LabelMismatchError(f"Y has shape {mrio.Y.shape}, expected ({n}, {nfd}) = sectors x "
-                                 f"(regions x final-demand categories)")
-    if mrio.F_Y is not None and mrio.F_Y.shape != (k, nfd):
-        raise LabelMismatchError(f"F_Y has shape {mrio.F_Y.shape}, expected ({k}, {nfd})")
-    if mrio.C is not None and mrio.C.shape != (len(mrio.impacts), k):
-        raise LabelMismatchError(f"C has shape {mrio.C.shape}, expected ({len(mrio.impacts)}, {k})")
-    if len(mrio.impact_units) != len(mrio.impacts):
-        raise LabelMismatchError(f"{len(mrio.impact_units)} impact units for {len(mrio.impacts)} impacts")
-
-    Avals = mrio.A.data if sps.issparse(mrio.A) else np.asarray(mrio.A)
-    for name, arr in (("A", Avals), ("x", mrio.x), ("S", mrio.S), ("Y", mrio.Y), ("F_Y", mrio.F_Y)):
-        if arr is None:
-            continue
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            pos = np.argwhere(bad)[0]
-            where = "" if name == "A" and sps.issparse(mrio.A) else f" at index {tuple(int(p) for p in pos)}"
-            raise ValidationError(f"{name} contains {int(bad.sum())} NaN/inf value(s){where}")
-    if (Avals < 0).any():
-        if sps.issparse(mrio.A):
-            coo = mrio.A.tocoo()
-            i = int(np.flatnonzero(coo.data < 0)[0])
-            r, c = int(coo.row[i]), int(coo.col[i])
-        else:
-            r, c = (int(v) for v in np.argwhere(Avals < 0)[0])
-        raise ValidationError(
-            f"A has {int((Avals < 0).sum())} negative coefficient(s), first at row {r} "
-            f"({_where(mrio, r)}), column {c} ({_where(mrio, c)}); technical coefficients must be >= 0")
-    if (mrio.x < 0).any():
-        i = int(np.flatnonzero(mrio.x < 0)[0])
-        raise ValidationError(f"x has negative gross output at {i} ({_where(mrio, i)})")
-    check_productive(mrio.A, labels=mrio)
-    if mrio.Y is not None:
-        Ax = mrio.A @ mrio.x
-        resid = mrio.x - Ax - mrio.Y.sum(axis=1)
-        scale = np.maximum(np.abs(mrio.x), 1e-12 * max(float(np.abs(mrio.x).max()), 1.0))
-        rel = np.abs(resid) / scale
-        worst = int(np.argmax(rel))
-        if rel[worst] > balance_rtol and abs(resid[worst]) > balance_rtol * float(np.abs(mrio.x).max()) * 1e-3:
-            raise ValidationError(
-                f"x is not consistent with Z and Y: x - Z1 - Y1 = {resid[worst]:.4g} at {worst} "
-                f"({_where(mrio, worst)}), relative {rel[worst]:.2e} > tolerance {balance_rtol:g}")
-
-
-def check_productive(A: np.ndarray | sps.spmatrix | sps.sparray, labels: MRIO | None = None) -> None:
-    """Raise :class:`NotProductiveError` unless the spectral radius of A is below 1.
-
-    Column sums below one are sufficient (Hawkins-Simon for a non-negative A); otherwise the
-    spectral radius is estimated with ARPACK.
+    The validation lives in `spendprint.core.validation`; this thin wrapper (a lazy import, no
+    re-export) keeps `from .core.model import validate` working until the facade points there.
     """
-    colsum = np.asarray(A.sum(axis=0)).ravel()
-    if colsum.size == 0 or colsum.max() < 1.0:
-        return
-    import scipy.sparse.linalg as spla
+    from .validation import validate as _validate
 
-    n = A.shape[0]
-    try:
-        if n <= 500:
-            rho = float(np.max(np.abs(np.linalg.eigvals(A.toarray() if sps.issparse(A) else A))))
-        else:
-            vals = spla.eigs(sps.csr_array(A) if sps.issparse(A) else A, k=1, which="LM",
-                             return_eigenvectors=False, maxiter=5000, tol=1e-8)
-            rho = float(np.abs(vals[0]))
-    except Exception as exc:  # ARPACK failure: fall back to the column-sum verdict
-        rho = float("nan")
-        _ = exc
-    if not (rho < 1.0 - 1e-12):
-        j = int(np.argmax(colsum))
-        where = f" ({_where(labels, j)})" if labels is not None else ""
-        raise NotProductiveError(
-            f"(I - A) is not productive: spectral radius of A is {rho:.6g} (must be < 1); the largest "
-            f"column sum is {colsum[j]:.6g} at column {j}{where}. Check the units of Z and x, and "
-            f"that A = Z diag(x)^-1 was formed with the right x.")
+    return _validate(mrio, **kw)

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sps
 import zarr
 
-from ..errors import InputFileError
+from ..errors import InputFileError, ValidationError
 from .atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -37,8 +37,25 @@ def _put(group: zarr.Group, name: str, arr: np.ndarray) -> None:
     z[...] = arr
 
 
+def _refuse_non_finite(mrio: MRIO, path: str | Path) -> None:
+    for name in ("A", "x", "S", "Y", "F_Y", "C"):
+        arr = getattr(mrio, name)
+        if arr is None:
+            continue
+        vals = arr.data if sps.issparse(arr) else np.asarray(arr)
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            raise ValidationError(f"refusing to write {path}: {name} contains {int(bad.sum())} "
+                                  f"NaN/inf value(s); footprints from it would be NaN")
+
+
 def write_mrio(mrio: MRIO, path: str | Path) -> None:
-    """Write ``mrio`` to a Zarr store at ``path`` atomically (see module docstring)."""
+    """Write ``mrio`` to a Zarr store at ``path`` atomically (see module docstring).
+
+    Refuses (`ValidationError`, nothing written) a model with NaN or inf in `A`, `x`, `S`, `Y`,
+    `F_Y` or `C`.
+    """
+    _refuse_non_finite(mrio, path)
     with atomic_path(path) as tmp:
         g = zarr.open_group(str(tmp), mode="w")
         if sps.issparse(mrio.A):
@@ -63,8 +80,23 @@ def write_mrio(mrio: MRIO, path: str | Path) -> None:
 
 
 def open_mrio(path: str | Path, validate: bool = False) -> MRIO:
-    """Open a native store written by :meth:`MRIO.to_zarr` (or ``spendprint mrio import``)."""
+    """Open a native store written by `MRIO.to_zarr` (or `spendprint mrio import`).
+
+    Always runs the cheap fatal checks
+    ([quick_checks][spendprint.core.validation.quick_checks]: shapes, finite values, spectral
+    radius of A below one by bounds), whatever `validate` says; `validate=True` adds the full
+    [validate][spendprint.core.validation.validate] (warnings do not raise).
+
+    Raises
+    ------
+    InputFileError
+        Missing, foreign or damaged store.
+    ValidationError, NotProductiveError
+        The stored model is non-finite or not productive (the message names the store).
+    """
     from ..core.model import MRIO
+    from ..core.validation import quick_checks
+    from ..core.validation import validate as full_validate
 
     path = Path(path)
     if not path.exists():
@@ -86,7 +118,16 @@ def open_mrio(path: str | Path, validate: bool = False) -> MRIO:
         else:
             A = g["A"][...]
         opt = {k: (g[k][...] if k in names else None) for k in ("Y", "F_Y", "C")}
-        return MRIO(A=A, x=g["x"][...], S=g["S"][...], meta=attrs.get("meta", {}),
-                    **{label: tuple(attrs.get(label, ())) for label in _LABELS}, **opt)
+        m = MRIO(A=A, x=g["x"][...], S=g["S"][...], meta=attrs.get("meta", {}),
+                 **{label: tuple(attrs.get(label, ())) for label in _LABELS}, **opt)
     except (KeyError, ValueError, OSError) as exc:
         raise InputFileError(path, f"store is incomplete or damaged: {type(exc).__name__}: {exc}") from exc
+    try:
+        quick_checks(m)
+        if validate:
+            full_validate(m)
+    except InputFileError:
+        raise
+    except ValidationError as exc:
+        raise type(exc)(f"{path}: {exc}") from exc
+    return m
