@@ -196,7 +196,10 @@ def read_gloria(path: str | Path, year: int | None = None, *,
         read_numeric(files, t_name, (nT, nT), ",", on_block=take_T)
         if not np.isfinite(U).all():
             raise InputFileError(files.label(t_name), "non-finite values in the use block")
-        cat = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt))
+
+        def cat(parts: list[np.ndarray], dt: type) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, dt)
+
         V = sps.csr_array((cat(v_vals, float), (cat(v_rows, int), cat(v_cols, int))), shape=(n, n))
         g = np.asarray(V.sum(axis=1)).ravel()
         q = np.asarray(V.sum(axis=0)).ravel()
