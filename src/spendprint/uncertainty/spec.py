@@ -72,9 +72,12 @@ class Uncertainty:
     a_size_range : (small, large) or None
         Sizes at which the RSD reaches ``rsd_small`` / ``rsd_large`` (default: the smallest and
         largest nonzero sizes).
-    s_rsd : mapping or None
-        ``{stressor: rsd}`` or ``{stressor: {region: rsd, "*": default}}``. Unlisted stressors
-        (and regions without a value and no ``"*"``) are certain.
+    s_rsd : float, "schulte2024", mapping or None
+        A number applies to every stressor (as ``a_rsd`` does); ``"schulte2024"`` selects
+        [SCHULTE_2024_S_RSD][spendprint.uncertainty.spec.SCHULTE_2024_S_RSD]; or
+        ``{stressor: rsd}`` / ``{stressor: {region: rsd, "*": default}}``. Unlisted stressors
+        (and regions without a value and no ``"*"``) are certain. Anything else is a
+        [ValidationError][spendprint.errors.ValidationError].
     spend_rsd : float, mapping {category: rsd} or None
         RSD of each category's spend (a float applies to every category).
     dirichlet : float, mapping {category: alpha} or None
@@ -94,27 +97,42 @@ class Uncertainty:
 
     def __post_init__(self) -> None:
         if self.correlation not in CORRELATIONS:
-            raise ValidationError(f"correlation must be one of {CORRELATIONS}, not {self.correlation!r}")
+            raise ValidationError(f"correlation must be one of {CORRELATIONS}, not "
+                                  f"{_echo(self.correlation)}")
         if self.a_rsd is not None and self.a_size_rule is not None:
             raise ValidationError("give either a_rsd or a_size_rule for A, not both")
         if self.a_size_basis not in ("Z", "A"):
-            raise ValidationError(f"a_size_basis must be 'Z' or 'A', not {self.a_size_basis!r}")
+            raise ValidationError(f"a_size_basis must be 'Z' or 'A', not {_echo(self.a_size_basis)}")
         if self.a_size_rule is not None:
-            lo, hi = (float(v) for v in self.a_size_rule)
-            if lo < 0 or hi < 0:
-                raise ValidationError(f"a_size_rule RSDs must be >= 0, got {self.a_size_rule}")
+            lo, hi = _pair(self.a_size_rule, "a_size_rule", "(rsd_small, rsd_large)")
+            if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi < 0:
+                raise ValidationError(f"a_size_rule RSDs must be finite and >= 0, got {(lo, hi)}")
+            object.__setattr__(self, "a_size_rule", (lo, hi))
+        if self.a_size_range is not None:
+            if self.a_size_rule is None:
+                raise ValidationError("a_size_range needs a_size_rule")
+            lo, hi = _pair(self.a_size_range, "a_size_range", "(small, large)")
+            if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 or hi <= lo:
+                raise ValidationError(f"a_size_range must be two finite sizes 0 < small < large "
+                                      f"(the rule is linear in log10 of the size), got {(lo, hi)}")
+            object.__setattr__(self, "a_size_range", (lo, hi))
+        if self.a_rsd is not None and not isinstance(self.a_rsd, Mapping):
+            try:
+                arr = np.asarray(self.a_rsd, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(f"a_rsd must be a number, an array or a mapping with "
+                                      f"'default'/'blocks', not {_echo(self.a_rsd)}") from exc
+            if not np.all(np.isfinite(arr)) or (arr < 0).any():
+                raise ValidationError("a_rsd values must be finite and >= 0")
         for name in ("spend_rsd", "dirichlet"):
             v = getattr(self, name)
             vals = v.values() if isinstance(v, Mapping) else ([] if v is None else [v])
             for x in vals:
-                if not np.isfinite(float(x)) or float(x) < 0 or (name == "dirichlet" and float(x) == 0):
+                f = _number(x, name)
+                if not np.isfinite(f) or f < 0 or (name == "dirichlet" and f == 0):
                     raise ValidationError(f"{name} values must be finite and "
-                                          f"{'> 0' if name == 'dirichlet' else '>= 0'}, got {x!r}")
-        if self.s_rsd is not None:
-            for st, v in self.s_rsd.items():
-                vals = v.values() if isinstance(v, Mapping) else [v]
-                if any(not np.isfinite(float(x)) or float(x) < 0 for x in vals):
-                    raise ValidationError(f"s_rsd for {st!r} must be >= 0, got {v!r}")
+                                          f"{'> 0' if name == 'dirichlet' else '>= 0'}, got {_echo(x)}")
+        object.__setattr__(self, "s_rsd", _normalise_s_rsd(self.s_rsd))
 
     # ---- construction ---------------------------------------------------------------------------
     @classmethod
@@ -130,15 +148,10 @@ class Uncertainty:
         if unknown:
             raise InputFileError(source, f"unknown key(s) {unknown}; known: {sorted(known)}")
         kw = dict(d)
-        if isinstance(kw.get("s_rsd"), str):
-            if kw["s_rsd"].lower() not in ("schulte2024", "schulte_2024"):
-                raise InputFileError(source, f"unknown s_rsd preset {kw['s_rsd']!r}; use schulte2024")
-            kw["s_rsd"] = dict(SCHULTE_2024_S_RSD)
-        for key in ("a_size_rule", "a_size_range"):
-            if kw.get(key) is not None:
-                kw[key] = tuple(float(v) for v in kw[key])
         try:
             return cls(**kw)
+        except InputFileError:
+            raise
         except (TypeError, ValueError) as exc:
             raise InputFileError(source, str(exc)) from exc
 
@@ -152,15 +165,12 @@ class Uncertainty:
             dirichlet: 50
             correlation: independent
         """
-        import yaml
+        from ..io.tabular import read_yaml
 
         p = Path(path)
         if not p.is_file():
             raise InputFileError(p, "uncertainty file not found")
-        try:
-            d = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise InputFileError(p, f"not valid YAML: {exc}") from exc
+        d = read_yaml(p) or {}  # region codes such as NO stay strings
         if not isinstance(d, dict):
             raise InputFileError(p, "expected a mapping of uncertainty settings")
         return cls.from_dict(d, source=str(p))
@@ -190,6 +200,56 @@ class Uncertainty:
         blob = json.dumps({f.name: enc(getattr(self, f.name)) for f in fields(self) if f.name != "meta"},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _echo(v: Any, limit: int = 80) -> str:
+    """``repr(v)`` cut to ``limit`` characters (errors never echo megabytes back)."""
+    r = repr(v)
+    return r if len(r) <= limit else r[:limit] + f"... ({len(r)} characters)"
+
+
+def _number(x: Any, name: str) -> float:
+    if isinstance(x, bool):
+        raise ValidationError(f"{name} must be a number, not {_echo(x)}")
+    try:
+        return float(x)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} must be a number, not {_echo(x)}") from exc
+
+
+def _pair(v: Any, name: str, what: str) -> tuple[float, float]:
+    if isinstance(v, str | bytes | Mapping) or not hasattr(v, "__len__") or len(v) != 2:
+        raise ValidationError(f"{name} must be two numbers {what}, not {_echo(v)}")
+    return _number(v[0], name), _number(v[1], name)
+
+
+def _normalise_s_rsd(v: Any) -> dict[str, Any] | None:
+    """``s_rsd`` as ``{stressor: rsd | {region: rsd}}``; a number applies to every stressor
+    (key ``"*"``), the string ``"schulte2024"`` selects [SCHULTE_2024_S_RSD][spendprint.uncertainty.spec.SCHULTE_2024_S_RSD]."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        if v.strip().lower() not in ("schulte2024", "schulte_2024"):
+            raise ValidationError(f"unknown s_rsd preset {_echo(v)}; use 'schulte2024', a number "
+                                  f"or a mapping {{stressor: rsd}}")
+        return dict(SCHULTE_2024_S_RSD)
+    if not isinstance(v, Mapping):
+        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+            raise ValidationError(f"s_rsd must be a number, 'schulte2024' or a mapping "
+                                  f"{{stressor: rsd}}, not {_echo(v)}")
+        v = {"*": v}
+    out: dict[str, Any] = {}
+    for st, x in v.items():
+        if isinstance(x, Mapping):
+            vals = {str(r): _number(y, f"s_rsd[{st!r}]") for r, y in x.items()}
+            bad = [y for y in vals.values() if not np.isfinite(y) or y < 0]
+        else:
+            vals = _number(x, f"s_rsd[{st!r}]")
+            bad = [vals] if not np.isfinite(vals) or vals < 0 else []
+        if bad:
+            raise ValidationError(f"s_rsd for {_echo(st)} must be finite and >= 0, got {_echo(x)}")
+        out[str(st)] = vals
+    return out
 
 
 # ---- resolution against a model ---------------------------------------------------------------
@@ -258,12 +318,16 @@ def s_rsd_matrix(spec: Uncertainty, mrio) -> np.ndarray | None:
     R, P = len(mrio.regions), len(mrio.sectors)
     out = np.zeros((len(mrio.stressors), mrio.n))
     lookup = {s: i for i, s in enumerate(mrio.stressors)}
-    unknown = sorted(set(spec.s_rsd) - set(lookup))
+    spec_s = dict(spec.s_rsd)
+    if "*" in spec_s:  # a number for every stressor; named ones override it
+        default = spec_s.pop("*")
+        spec_s = {**{s: default for s in mrio.stressors}, **spec_s}
+    unknown = sorted(set(spec_s) - set(lookup))
     if unknown:
         raise LabelMismatchError(f"s_rsd names stressors {unknown} that the model lacks; it has "
                                  f"{list(mrio.stressors)[:10]} (impacts such as CO2e follow from "
                                  f"their stressors)")
-    for st, v in spec.s_rsd.items():
+    for st, v in spec_s.items():
         if isinstance(v, Mapping):
             bad = sorted(set(map(str, v)) - set(mrio.regions) - {"*"})
             if bad:

@@ -36,7 +36,8 @@ def summarise(footprint: xr.DataArray, deterministic: xr.DataArray | None = None
         its stressor (rank 1 = largest); ``rank_lo``, ``rank_hi``: 90 % rank interval (5th and
         95th percentile of the rank); ``mcse = sd / sqrt(N)``: Monte Carlo standard error of the
         mean; ``rel_mcse = mcse / |mean|``; ``converged = rel_mcse <= mcse_target``;
-        ``samples_needed = N (rel_mcse / target)^2``: samples for the target;
+        ``samples_needed = N (rel_mcse / target)^2``: samples for the target; with one sample
+        ``sd``, ``mcse``, ``rel_mcse`` and ``samples_needed`` are NaN and nothing is converged;
         ``deterministic`` if given. attrs ``converged_all`` and ``converged_share``.
     """
     fp = footprint.transpose("sample", "stressor", category_dim)
@@ -48,13 +49,15 @@ def summarise(footprint: xr.DataArray, deterministic: xr.DataArray | None = None
             coords[c] = fp[c]
     dims = ("stressor", category_dim)
     mean = E.mean(axis=0)
-    sd = E.std(axis=0, ddof=1) if N > 1 else np.zeros_like(mean)
+    # one sample has no spread estimate: sd, mcse and rel_mcse are NaN, never "converged"
+    sd = E.std(axis=0, ddof=1) if N > 1 else np.full_like(mean, np.nan)
     q = np.quantile(E, list(quantiles), axis=0) if N else np.full((len(quantiles), *mean.shape), np.nan)
     ranks = _ranks(E)
     mcse = sd / np.sqrt(max(N, 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(mean != 0, mcse / np.abs(mean), np.where(mcse == 0, 0.0, np.inf))
-    converged = rel <= mcse_target
+    rel = np.where(np.isnan(mcse), np.nan, rel)
+    converged = (rel <= mcse_target) & (N > 1)
     ds = xr.Dataset(
         {
             "mean": (dims, mean), "sd": (dims, sd),
@@ -64,7 +67,8 @@ def summarise(footprint: xr.DataArray, deterministic: xr.DataArray | None = None
             "rank_lo": (dims, np.quantile(ranks, 0.05, axis=0, method="lower").astype(np.int64)),
             "rank_hi": (dims, np.quantile(ranks, 0.95, axis=0, method="higher").astype(np.int64)),
             "mcse": (dims, mcse), "rel_mcse": (dims, rel), "converged": (dims, converged),
-            "samples_needed": (dims, np.ceil(N * (rel / mcse_target) ** 2)),
+            "samples_needed": (dims, np.ceil(N * (rel / mcse_target) ** 2) if N > 1
+                               else np.full_like(mean, np.nan)),
         },
         coords={**coords, "quantile": list(quantiles)},
     )
