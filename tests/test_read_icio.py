@@ -228,3 +228,23 @@ def test_round_trip_native_store(small, tmp_path):
     back = sp.open_mrio(store)
     np.testing.assert_array_equal(back.dense_A(), m.dense_A())
     assert back.stressors == m.stressors and back.meta["source"] == "OECD ICIO"
+
+
+def test_detector_uses_names(small, tmp_path):
+    from spendprint.io.icio import looks_like_icio
+
+    assert looks_like_icio(small / "ICIO2021_2018.csv")
+    assert looks_like_icio(small)  # a folder holding ICIO*.csv
+    assert not looks_like_icio(small / "bad_cell.csv")
+    zp = tmp_path / "ICIO-2016-2020-small.zip"
+    with zipfile.ZipFile(zp, "w") as zf:
+        zf.write(small / "ICIO2021_2018.csv", "2018.csv")
+    assert looks_like_icio(zp)
+
+
+def test_read_mrio_dispatches(small):
+    from spendprint.io.detect import detect_format, read_mrio
+
+    assert detect_format(small / "ICIO2021_2018.csv") == "icio"
+    m = read_mrio(small / "ICIO2021_2018.csv")
+    assert m.meta["source"] == "OECD ICIO" and m.meta["year"] == 2018

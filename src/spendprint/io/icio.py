@@ -448,30 +448,24 @@ def read_oecd_icio(path: str | Path, year: int | None = None, edition: str | Non
 
 
 def looks_like_icio(path: str | Path) -> bool:
-    """True if ``path`` is (or holds) a CSV whose header has ICIO final-demand codes such as
-    ``AUS_HFCE`` and whose name looks like an ICIO file (``ICIO*``/``YYYY.csv``)."""
-    try:
-        src = find_csv(path, "OECD ICIO yearly CSV", r"\.csv$")
-    except InputFileError:
-        src = None
-        p = Path(path)
-        if p.exists() and (p.is_dir() or zipfile.is_zipfile(p)):
-            try:  # several years: look at the first
-                names = (sorted(str(q) for q in p.rglob("*.csv")) if p.is_dir() else
-                         sorted(n for n in zipfile.ZipFile(p).namelist() if n.lower().endswith(".csv")))
-            except (OSError, zipfile.BadZipFile):
-                return False
-            if names:
-                src = CsvSource(Path(names[0])) if p.is_dir() else CsvSource(p, names[0])
-    if src is None:
-        return False
-    try:
-        with src.open() as fh:
-            head = fh.read(1 << 16).decode("utf-8", "replace").split("\n", 1)[0]
-    except InputFileError:
-        return False
-    return bool(re.search(r"[,\"][A-Z0-9]{3}_(HFCE|GGFC|GFCF)\b|[,\"](HFCE|GGFC)_[A-Z0-9]{3}\b",
-                          head)) and "rowLabels" not in head
+    """True if ``path`` (a CSV, zip or folder) is named like OECD ICIO data (``ICIO*``) or holds
+    an ``ICIO*.csv``; file names only, nothing is parsed."""
+    p = Path(path)
+    rx = re.compile(r"ICIO", flags=re.IGNORECASE)
+    if p.is_file() and p.suffix.lower() == ".csv":
+        return bool(rx.search(p.name))
+    if p.is_file() and rx.search(p.name) and zipfile.is_zipfile(p):
+        return True
+    names: list[str] = []
+    if p.is_dir():
+        names = [q.name for q in p.iterdir() if q.is_file()]
+    elif p.is_file() and zipfile.is_zipfile(p):
+        try:
+            with zipfile.ZipFile(p) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return False
+    return any(rx.search(Path(nm).name) and nm.lower().endswith(".csv") for nm in names)
 
 
 def write_icio_like(path: str | Path, Z: np.ndarray, Y: np.ndarray, va: np.ndarray,
