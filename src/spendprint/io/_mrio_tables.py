@@ -49,12 +49,13 @@ class FileSet:
         if self.path.is_dir():
             for p in sorted(self.path.rglob("*")):
                 if p.is_file():
-                    self._add(p)
+                    self.add(p)
         else:
-            self._add(self.path)
+            self.add(self.path)
         self._zips: dict[Path, zipfile.ZipFile] = {}
 
-    def _add(self, p: Path) -> None:
+    def add(self, p: Path) -> None:
+        """Add a file (or every member of a zip) to the set; names seen first win."""
         if p.suffix.lower() == ".zip":
             try:
                 with zipfile.ZipFile(p) as zf:
