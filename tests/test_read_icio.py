@@ -127,21 +127,20 @@ def test_split_regions_can_be_kept(tmp_path):
 
 def test_2016_edition_reversed_final_demand_and_country_tax_rows(tmp_path):
     regions = ["AUS", "USA", "ROW"]
-    P, f = 3, len(FD)
+    P = 3
     secs = ["C01T05", "C10T14", "C15T16"]
     Z, Y, tax, va, x = _table(regions, P, seed=3)
     rows = [f"{r}_{s}" for r in regions for s in secs]
     fds = [f"{c}_{r}" for r in regions for c in FD]  # 2016: HFCE_AUS
     # taxes paid in each country: one row per country, summing to the total
     shares = np.array([0.5, 0.3, 0.2])
-    tax_rows = [(f"{r}_TAXSUB", tax * s, np.zeros(len(fds))) for r, s in zip(regions, shares)]
+    tax_rows = [(f"{r}_TAXSUB", tax * s, np.zeros(len(fds))) for r, s in zip(regions, shares, strict=True)]
     p = _write(tmp_path / "ICIO2016_2011.csv", rows, fds, Z, Y, tax_rows, va)
     m = read_oecd_icio(p)
     assert m.fd_categories == tuple(FD) and m.regions == tuple(regions)
     np.testing.assert_allclose(m.Y, Y, rtol=1e-14)
     np.testing.assert_allclose(m.S[1] * m.x, tax, rtol=1e-12)
     assert (m.meta["version"], m.meta["year"]) == ("2016", 2011)
-    del f
 
 
 def test_2023_edition_in_a_zip_of_years_with_zero_output_sector(tmp_path):

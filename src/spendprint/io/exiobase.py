@@ -531,6 +531,50 @@ def _guess_meta(src: _Source, layout: str, n_sectors: int) -> dict[str, Any]:
             "description": str(md.get("description", "")), "path": str(src.path)}
 
 
+def _gross_output(core: np.ndarray, Y: np.ndarray, is_z: bool, label: str):
+    """x when there is no ``x.txt``: ``x = Z 1 + Y 1`` from Z, or ``x = (I - A)^-1 Y 1`` from A.
+
+    Returns ``(x, how)``; raises :class:`InputFileError` if ``I - A`` is singular.
+    """
+    y = Y.sum(axis=1)
+    if is_z:
+        return core.sum(axis=1) + y, "Z 1 + Y 1"
+    import scipy.linalg as sla
+
+    try:
+        x = sla.solve(np.eye(core.shape[0]) - core, y, check_finite=False)
+    except (sla.LinAlgError, ValueError) as exc:
+        raise InputFileError(label, f"no x.txt and I - A is singular, so x = (I - A)^-1 Y 1 "
+                                    f"cannot be formed ({exc})") from exc
+    return x, "(I - A)^-1 Y 1"
+
+
+#: GWP100 factors of IPCC AR5 (no climate-carbon feedback), as in EXIOBASE's GHG impact rows.
+GWP100_AR5 = {"CO2": 1.0, "CH4": 28.0, "N2O": 265.0}
+_AIR_ROW = re.compile(r"^(CO2|CH4|N2O)\b.*\bair$")
+_MASS_TO_KG = {"kg": 1.0, "t": 1e3, "tonnes": 1e3, "gg": 1e6, "kt": 1e6, "mt": 1e9}
+
+
+def _add_ghg_from_air(C, impacts, impact_units, names, units):
+    """Append a ``CO2e`` [kg CO2e] row ``sum_g GWP_g m_g`` over the fossil CO2, CH4 and N2O air
+    emission rows (names ``"CO2 - combustion - air"``; biogenic CO2 left out), when present.
+
+    EXIOBASE's own ``GHG emissions AR5 (GWP100)`` row also counts SF6 and F-gases; this row is
+    the part from the three main gases, used only when a release ships no ``impacts/`` folder.
+    """
+    k = len(names)
+    row = np.zeros(k)
+    for i, (nm, u) in enumerate(zip(names, units, strict=True)):
+        m = _AIR_ROW.match(nm)
+        factor = _MASS_TO_KG.get(u.strip().lower())
+        if m and factor is not None and "biogenic" not in nm.lower():
+            row[i] = GWP100_AR5[m.group(1)] * factor
+    if not row.any():
+        return C, impacts, impact_units
+    C = row[None, :] if C is None else np.vstack([C, row])
+    return C, (*impacts, "CO2e"), (*impact_units, "kg CO2e")
+
+
 def read_exiobase3(path: str | Path, stressors: Sequence[str] | str | None = None,
                    impacts: bool = True) -> Any:
     """Read EXIOBASE 3 (``IOT_YYYY_pxp.zip`` / ``IOT_YYYY_ixi.zip``, zip or extracted folder).
@@ -555,7 +599,24 @@ def read_exiobase3(path: str | Path, stressors: Sequence[str] | str | None = Non
         extensions have it, labels, units and ``meta`` (source ``"EXIOBASE 3.x"``, year, currency
         EUR, money unit, system pxp/ixi, layout). EXIOBASE's impacts are plain rows of ``S``;
         ``C`` adds the standard indicators ``CO2e`` and ``Employment hours`` where the rows
-        behind them are present (see :func:`standard_indicators`).
+        behind them are present (see [standard_indicators][spendprint.io.exiobase.standard_indicators]).
+
+    Notes
+    -----
+    Quirks of real releases handled here:
+
+    * **no ``x.txt``** (and none named in ``file_parameters.json``): with ``Z.txt``,
+      ``x = Z 1 + Y 1`` and ``A = Z diag(x)^-1``; with ``A.txt`` only, ``x = (I - A)^-1 Y 1``
+      (a dense LU solve). ``meta["x_from"]`` says which. A ``file_parameters.json`` that lists
+      ``x`` while the file is absent is a damaged download and an error.
+    * **ixi and pxp**: the system comes from the name (``IOT_2022_ixi``), ``metadata.json`` or
+      the sector count (163 industries = ixi); the layout is the same.
+    * **3.9+ without ``impacts/``**: when no GHG impact row exists, ``CO2e`` [kg CO2e] is formed
+      from the fossil ``CO2``, ``CH4`` and ``N2O`` air-emission rows with the GWP100 factors of
+      IPCC AR5 (1, 28, 265); ``meta["co2e_from"]`` records it.
+    * **extensions with one or several index columns** (``stressor`` or ``stressor,
+      compartment``): the count comes from ``file_parameters.json`` or the header; the levels
+      are joined with ``" - "`` and units matched on all levels.
 
     Raises
     ------
@@ -577,35 +638,50 @@ def read_exiobase3(path: str | Path, stressors: Sequence[str] | str | None = Non
         y_name, y_index, y_header = _fmt(params, "Y", 2, 2)
         if not src.exists(y_name):
             raise InputFileError(src.label(y_name), "missing file (final demand Y is required)")
-        if not src.exists(x_name):
-            raise InputFileError(src.label(x_name), "missing file (gross output x is required)")
-        tx = read_exiobase_table(src, x_name, n_header=x_header, n_index=x_index)
-        if tx.values.shape[1] != 1:
-            raise InputFileError(src.label(x_name), f"expected one value column, found {tx.values.shape[1]}")
-        n = len(tx.rows)
-        x = np.ascontiguousarray(tx.values[:, 0])
-        if src.exists(a_name):
+        listed = params.get("files", {})
+        if not src.exists(x_name) and "x" in listed:
+            # file_parameters.json names x.txt: its absence means a damaged download
+            raise InputFileError(src.label(x_name), "missing file (gross output x is required: "
+                                                    "file_parameters.json lists it)")
+        x: np.ndarray | None = None
+        n: int | None = None
+        if src.exists(x_name):
+            tx = read_exiobase_table(src, x_name, n_header=x_header, n_index=x_index)
+            if tx.values.shape[1] != 1:
+                raise InputFileError(src.label(x_name), f"expected one value column, found "
+                                                        f"{tx.values.shape[1]}")
+            n = len(tx.rows)
+            x = np.ascontiguousarray(tx.values[:, 0])
+            x_from = x_name
+        # without x.txt, Z gives x = Z 1 + Y 1 exactly; A alone needs x = (I - A)^-1 Y 1
+        use_z = src.exists(z_name) and (not src.exists(a_name) or x is None)
+        if not use_z and src.exists(a_name):
             ta = read_exiobase_table(src, a_name, n_header=a_header, n_index=a_index, n_rows=n)
             A = ta.values
             core_label = src.label(a_name)
-        elif src.exists(z_name):
+        elif use_z:
             ta = read_exiobase_table(src, z_name, n_header=z_header, n_index=z_index, n_rows=n)
             A = ta.values
-            A /= np.where(x == 0, 1.0, x)[None, :]
-            A[:, x == 0] = 0.0
             core_label = src.label(z_name)
         else:
             raise InputFileError(src.label(a_name), "missing file (neither A.txt nor Z.txt is present)")
+        n = len(ta.rows)
         if len(ta.cols) != n or [tuple(c) for c in ta.cols] != ta.rows:
             raise InputFileError(core_label, f"shape {A.shape} or labels do not match: rows and "
-                                             f"columns must be the same {n} (region, sector) pairs "
-                                             f"as in {x_name}")
-        if ta.rows != tx.rows:
+                                             f"columns must be the same {n} (region, sector) pairs"
+                                             + (f" as in {x_name}" if x is not None else ""))
+        if x is not None and ta.rows != tx.rows:
             raise InputFileError(src.label(x_name), f"rows are not in the order of {core_label}")
-        regions, sectors = _region_major(ta.rows, core_label, "region, sector")
         ty = read_exiobase_table(src, y_name, n_header=y_header, n_index=y_index, n_rows=n)
         if ty.rows != ta.rows:
-            raise InputFileError(src.label(y_name), "rows do not match A.txt's (region, sector) order")
+            raise InputFileError(src.label(y_name), f"rows do not match {Path(core_label).name}'s "
+                                                    "(region, sector) order")
+        if x is None:
+            x, x_from = _gross_output(A, ty.values, is_z=use_z, label=core_label)
+        if use_z:
+            A /= np.where(x == 0, 1.0, x)[None, :]
+            A[:, x == 0] = 0.0
+        regions, sectors = _region_major(ta.rows, core_label, "region, sector")
         y_regions, fd_categories = _region_major([tuple(c) for c in ty.cols], src.label(y_name),
                                                  "column region, category")
         if y_regions != regions:
@@ -644,10 +720,16 @@ def read_exiobase3(path: str | Path, stressors: Sequence[str] | str | None = Non
         assert S_all.shape[0] == k_total
         meta = _guess_meta(src, layout, len(sectors))
         meta.update({"currency": currency, "money_unit": money_unit, "price_basis": "basic",
-                     "extensions": [e.folder for e in exts]})
+                     "extensions": [e.folder for e in exts], "x_from": x_from,
+                     "core": Path(core_label).name})
         snames = tuple(names[i] for i in pick)
         sunits = tuple(units_all[i] for i in pick)
         C, impacts, impact_units = standard_indicators(snames, sunits)
+        if "CO2e" not in snames and "CO2e" not in impacts:
+            # 3.9+ releases without impacts/: CO2e from the air emissions (GWP100, AR5)
+            C, impacts, impact_units = _add_ghg_from_air(C, impacts, impact_units, snames, sunits)
+            if "CO2e" in impacts:
+                meta["co2e_from"] = "air emissions CO2 + 28 CH4 + 265 N2O (GWP100 AR5)"
         return MRIO(
             A=A, x=x, S=np.ascontiguousarray(S_all[pick]), regions=tuple(regions),
             sectors=tuple(sectors), stressors=snames, stressor_units=sunits, Y=ty.values,
