@@ -144,3 +144,26 @@ def test_classification_detection():
     assert canonical_system("OECD ICIO") == "icio45"
     with pytest.raises(ValidationError, match="known"):
         canonical_system("wiod")
+
+
+def test_icio_editions_labels():
+    """ICIO 2021 numeric codes resolve; a 2023 split (C24A/C24B) receives both parts."""
+    from spendprint.procurement.bridges import _ICIO_ALIASES
+
+    f = load_bridge(HUB, "icio45").frame
+    codes = list(dict.fromkeys(f["dst_code"]))
+    numeric = [_ICIO_ALIASES[c][0] for c in codes]
+    m2021 = model_with(numeric)
+    assert classification_of(m2021) == "icio45"
+    _, conc = demo_inputs()
+    out = project_concordance(conc, HUB, m2021)
+    assert set(out.frame["sector"]) <= set(numeric)
+    split = [c for c in codes if c != "C24"] + ["C24A", "C24B"]
+    m2023 = model_with(split, seed=4)
+    steel = Concordance.from_frame(pd.DataFrame({"category": ["s"], "sector": [
+        "Basic iron and steel and of ferro-alloys and first products thereof"], "weight": [1.0]}))
+    got = project_concordance(steel, HUB, m2023).frame.set_index("sector")["weight"]
+    P = len(split)
+    xbar = dict(zip(split, m2023.x.reshape(-1, P).sum(axis=0), strict=True))
+    assert set(got.index) == {"C24A", "C24B"}
+    assert got["C24A"] == pytest.approx(xbar["C24A"] / (xbar["C24A"] + xbar["C24B"]), rel=1e-14)

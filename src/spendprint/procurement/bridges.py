@@ -77,13 +77,30 @@ def canonical_system(name: str) -> str:
     raise ValidationError(f"unknown classification system {name!r}; known: {', '.join(SYSTEMS)}")
 
 
+#: Other labels of the ICIO 45 groups: the 2021 edition's ISIC codes (`01T02`, `36T39`) and the
+#: 2023 edition's splits (`C24A`/`C24B`, `C301`/`C302T309`), all of which receive the group.
+_ICIO_ALIASES: dict[str, tuple[str, ...]] = {
+    "A01_02": ("01T02",), "A03": ("03",), "B05_06": ("05T06",), "B07_08": ("07T08",),
+    "B09": ("09",), "C10T12": ("10T12",), "C13T15": ("13T15",), "C16": ("16",),
+    "C17_18": ("17T18",), "C19": ("19",), "C20": ("20",), "C21": ("21",), "C22": ("22",),
+    "C23": ("23",), "C24": ("24", "C24A", "C24B"), "C25": ("25",), "C26": ("26",),
+    "C27": ("27",), "C28": ("28",), "C29": ("29",), "C30": ("30", "C301", "C302T309"),
+    "C31T33": ("31T33",), "D": ("35",), "E": ("36T39",), "F": ("41T43",), "G": ("45T47",),
+    "H49": ("49",), "H50": ("50",), "H51": ("51",), "H52": ("52",), "H53": ("53",),
+    "I": ("55T56",), "J58T60": ("58T60",), "J61": ("61",), "J62_63": ("62T63",),
+    "K": ("64T66",), "L": ("68",), "M": ("69T75",), "N": ("77T82",), "O": ("84",),
+    "P": ("85",), "Q": ("86T88",), "R": ("90T93",), "S": ("94T96",), "T": ("97T98",),
+}
+
+
 def _norm(label: str) -> str:
     return re.sub(r"\s+", " ", str(label)).strip().lower()
 
 
 def _label_keys(code: str, name: str) -> list[str]:
-    """Labels a model may use for a bridge product: its code, its name, FIGARO's `CPA_` prefix."""
-    keys = [code, name, f"CPA_{code}", f"CPA{code}"]
+    """Labels a model may use for a bridge product: its code, its name, FIGARO's `CPA_` prefix,
+    ICIO's other editions' codes (a product split in the model receives all its parts)."""
+    keys = [code, name, f"CPA_{code}", f"CPA{code}", *_ICIO_ALIASES.get(code, ())]
     return [_norm(k) for k in keys if k]
 
 
@@ -302,9 +319,9 @@ def project_concordance(concordance: Concordance, src_mrio: MRIO | str, dst_mrio
             continue
         targets: list[str] = []
         for code, name in bridge.targets(sec):
-            hit = next((resolve[k] for k in _label_keys(code, name) if k in resolve), None)
-            if hit is not None and hit not in targets:
-                targets.append(hit)
+            for hit in (resolve[k] for k in _label_keys(code, name) if k in resolve):
+                if hit not in targets:
+                    targets.append(hit)
         if not targets:
             linked = ", ".join(c for c, _ in bridge.targets(sec)) or "none"
             problems.append(f"{concordance.source} row {r}, field 'sector': {sec!r} has no "
