@@ -234,9 +234,7 @@ def test_linear_in_amounts(small_mrio, scale, amounts):
                                rtol=1e-9, atol=1e-9)
 
 
-def test_large_by_origin_path_matches_engine(small_mrio, demo, monkeypatch):
-    from spendprint.procurement import analysis
-
+def test_by_origin_route_matches_engine_and_adjoint_route(small_mrio, demo):
     led, conc = demo
     ref = sp.procurement_footprint(small_mrio, led, conc)
     y = sp.procurement_demand(small_mrio, led, conc)
@@ -244,8 +242,10 @@ def test_large_by_origin_path_matches_engine(small_mrio, demo, monkeypatch):
     np.testing.assert_allclose(
         ref["by_origin_region"].values,
         eng.transpose("category", "stressor", "origin_region").values, rtol=1e-10)
-    monkeypatch.setattr(analysis, "_BY_ORIGIN_BLOCK", 0)
-    big = sp.procurement_footprint(small_mrio, led, conc)
-    for v in ref.data_vars:
-        np.testing.assert_allclose(big[v].values, ref[v].values, rtol=1e-9, atol=1e-12)
-    assert list(big["unit"].values) == list(ref["unit"].values)
+    # forward route S (L y) with origins against the adjoint route M y without
+    adj = sp.procurement_footprint(small_mrio, led, conc, by_origin=False)
+    for v in adj.data_vars:
+        np.testing.assert_allclose(adj[v].values, ref[v].values, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ref["by_origin_region"].sum("origin_region").values,
+                               ref["footprint"].values, rtol=1e-10)
+    assert list(adj["unit"].values) == list(ref["unit"].values)

@@ -8,7 +8,13 @@ import pytest
 
 import spendprint as sp
 from spendprint.errors import LedgerError
-from spendprint.procurement import demo_paths, read_scenarios, run_scenarios, savings_potential
+from spendprint.procurement import (
+    ProcurementDemand,
+    demo_paths,
+    read_scenarios,
+    run_scenarios,
+    savings_potential,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +73,15 @@ SCEN = {"scenarios": [
 ]}
 
 
+def D(mrio, led, conc):
+    return ProcurementDemand.build(mrio, led, conc)
+
+
 def test_scenario_batch_equals_one_by_one(small_mrio, demo):
     led, conc = demo
-    batch = run_scenarios(small_mrio, led, conc, SCEN)
+    batch = run_scenarios(small_mrio, D(small_mrio, led, conc), SCEN)
     for sc in SCEN["scenarios"]:
-        one = run_scenarios(small_mrio, led, conc, {"scenarios": [sc]})
+        one = run_scenarios(small_mrio, D(small_mrio, led, conc), {"scenarios": [sc]})
         np.testing.assert_allclose(batch["footprint"].sel(scenario=sc["name"]).values,
                                    one["footprint"].isel(scenario=0).values, rtol=1e-10)
     np.testing.assert_allclose(batch["baseline"].values,
@@ -87,7 +97,7 @@ def test_scenario_batch_equals_one_by_one(small_mrio, demo):
 
 def test_demand_levers_against_direct_footprints(small_mrio, demo):
     led, conc = demo
-    batch = run_scenarios(small_mrio, led, conc, SCEN, stressors="CO2e")
+    batch = run_scenarios(small_mrio, D(small_mrio, led, conc), SCEN, stressors="CO2e")
     y = sp.procurement_demand(small_mrio, led, conc)
     g = y.sel(category="Examination gloves")
     moved = g.copy()
@@ -113,7 +123,7 @@ def test_demand_levers_against_direct_footprints(small_mrio, demo):
 def test_intensity_lever_equals_modified_S(small_mrio, demo):
     led, conc = demo
     cat = "Construction materials - steel"
-    batch = run_scenarios(small_mrio, led, conc, SCEN)
+    batch = run_scenarios(small_mrio, D(small_mrio, led, conc), SCEN)
     y = sp.procurement_demand(small_mrio, led, conc).sel(category=cat)
     supplying = (y.values.ravel() > 0)
     for name, rows in (("clean steel", slice(None)), ("clean steel CO2", [0])):
@@ -127,7 +137,7 @@ def test_intensity_lever_equals_modified_S(small_mrio, demo):
 
 def test_scenario_files(tmp_path, small_mrio, demo):
     led, conc = demo
-    ds = run_scenarios(small_mrio, led, conc, demo_paths()["scenarios"], stressors="CO2e")
+    ds = run_scenarios(small_mrio, D(small_mrio, led, conc), read_scenarios(demo_paths()["scenarios"]), stressors="CO2e")
     assert ds.sizes["scenario"] == 4
     assert float(ds["change"].sel(scenario="gloves from Europe").sum()) != 0.0
     p = tmp_path / "sc.csv"
@@ -136,7 +146,7 @@ def test_scenario_files(tmp_path, small_mrio, demo):
                  "b,Food - meat,volume,-0.5,,,,\n")
     lev = read_scenarios(p)
     assert list(lev["scenario"]) == ["a", "b"]
-    ds2 = run_scenarios(small_mrio, led, conc, p, stressors="CO2e")
+    ds2 = run_scenarios(small_mrio, D(small_mrio, led, conc), read_scenarios(p), stressors="CO2e")
     np.testing.assert_allclose(
         ds2["footprint"].sel(scenario="a", category="Examination gloves").values,
         ds["footprint"].sel(scenario="gloves from Europe", category="Examination gloves").values,
@@ -150,7 +160,7 @@ def test_scenario_files(tmp_path, small_mrio, demo):
                  "d,Food - meat,origin,,,,Atlantis,\n"
                  "e,Food - meat,origin,1.5,,,DE,\n")
     with pytest.raises(LedgerError) as ei:
-        run_scenarios(small_mrio, led, conc, p)
+        run_scenarios(small_mrio, D(small_mrio, led, conc), read_scenarios(p))
     probs = ei.value.problems
     for frag in ("row 2, field 'lever'", "row 3, field 'category'", "row 3, field 'value'",
                  "row 4, field 'sector'", "row 4, field 'to_sector'", "row 5, field 'region'",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .core.leontief import LeontiefSolver
 from .core.model import MRIO, validate
+from .core.plan import SolveCache, SolvePlan
 from .core.synthetic import synthetic_mrio
 from .errors import (
     ConvergenceError,
@@ -22,37 +23,50 @@ from .errors import (
 from .io.exiobase import read_exiobase3
 from .io.native_store import open_mrio
 from .io.pymrio_interop import from_pymrio, to_pymrio
-from .jobs import provenance
 from .labelled.aggregation import aggregate
 from .labelled.footprints import as_demand, footprint, leontief, multipliers
-from .labelled.structural_paths import production_layers, structural_paths
+from .labelled.structural_paths import (
+    path_tree,
+    production_layers,
+    risk_paths,
+    structural_paths,
+    structural_paths_by_category,
+)
 from .procurement import (
     Concordance,
     Ledger,
     Prices,
+    ProcurementDemand,
     demo_inputs,
     hotspots,
     labour_risk,
+    prepare_scenarios,
     procurement_demand,
     procurement_footprint,
+    read_risk_table,
+    read_scenarios,
+    risk_intensity,
     run_scenarios,
     savings_potential,
 )
-from .uncertainty import Uncertainty, monte_carlo, summarise
+from .uncertainty import Uncertainty, monte_carlo, procurement_monte_carlo, summarise
 
 __version__ = "0.1.0"
 
 __all__ = [
-    # model, engine, I/O
-    "MRIO", "LeontiefSolver", "aggregate", "as_demand", "footprint", "leontief", "multipliers",
-    "open_mrio", "read_exiobase3", "from_pymrio", "to_pymrio", "synthetic_mrio", "validate",
+    # model, solver, engine, I/O
+    "MRIO", "LeontiefSolver", "SolveCache", "SolvePlan", "aggregate", "as_demand", "footprint",
+    "leontief", "multipliers", "open_mrio", "read_exiobase3", "from_pymrio", "to_pymrio",
+    "synthetic_mrio", "validate",
     # procurement
-    "Ledger", "Concordance", "Prices", "procurement_demand", "procurement_footprint", "hotspots",
-    "savings_potential", "run_scenarios", "labour_risk", "demo_inputs",
+    "Ledger", "Concordance", "Prices", "ProcurementDemand", "procurement_demand",
+    "procurement_footprint", "hotspots", "savings_potential", "prepare_scenarios",
+    "read_scenarios", "run_scenarios", "labour_risk", "read_risk_table", "risk_intensity",
+    "demo_inputs",
     # uncertainty and supply-chain paths
-    "Uncertainty", "monte_carlo", "summarise", "structural_paths", "production_layers",
+    "Uncertainty", "monte_carlo", "procurement_monte_carlo", "summarise", "structural_paths",
+    "structural_paths_by_category", "risk_paths", "path_tree", "production_layers",
     # errors
     "SpendprintError", "ValidationError", "LabelMismatchError", "NotProductiveError",
     "InputFileError", "LedgerError", "ConvergenceError",
-    "provenance",
 ]

@@ -98,10 +98,10 @@ def spa(
         raise ValidationError(f"--out {out}: unknown format {out.suffix!r}; use .csv or .parquet")
     t0 = time.perf_counter()
     if mrio is None:
-        from ..core.synthetic import synthetic_mrio
+        from ..io.world_cache import cached_synthetic_mrio
 
         console_err.print("no --mrio given: using the synthetic world (NOT real data)")
-        model = synthetic_mrio()
+        model = cached_synthetic_mrio()
     else:
         model = load_mrio(mrio)
     if ledger is None or concordance is None:
@@ -115,9 +115,9 @@ def spa(
     _ = model.solver  # factorise (I - A) once, for the multipliers
     t1 = time.perf_counter()
     if risk is not None:
-        from ..procurement import risk_intensity
+        from ..procurement import read_risk_table, risk_intensity
 
-        table = None if str(risk) == "example" else risk
+        table = read_risk_table(None if str(risk) == "example" else risk)
         df = risk_paths(model, y, risk_intensity(model, table), threshold=threshold,
                         max_depth=max_depth, top=top)
         vcol, dcol, unit = "risk_weighted_hours", "tier", "risk-weighted h"

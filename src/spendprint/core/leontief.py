@@ -17,7 +17,7 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 from scipy.linalg import blas, lapack
 
-from ..errors import NotProductiveError
+from ..errors import ConvergenceError, NotProductiveError
 
 #: Dense LU below this density, or below this size, whatever the storage of A.
 SPARSE_DENSITY_THRESHOLD = 0.05
@@ -49,7 +49,14 @@ class LeontiefSolver:
     Attributes
     ----------
     stats : dict
-        ``refinement_steps`` (last solve), ``max_residual`` (last solve), ``fallbacks``.
+        ``refinement_steps`` (last solve), ``max_residual`` (last solve), ``fallbacks``,
+        ``factorisations``, ``forward_solves`` and ``adjoint_solves`` (calls of `solve` and
+        `solve_transpose`; one call serves any number of right-hand sides).
+
+    Raises
+    ------
+    ConvergenceError
+        When refinement stalls even on the float64 factorisation (an ill-conditioned (I - A)).
 
     Notes
     -----
@@ -66,12 +73,15 @@ class LeontiefSolver:
         self.precision = precision
         self.tol = tol
         self.max_refine = max_refine
-        self.stats: dict[str, float] = {"refinement_steps": 0, "max_residual": 0.0, "fallbacks": 0}
+        self.stats: dict[str, float] = {"refinement_steps": 0, "max_residual": 0.0, "fallbacks": 0,
+                                        "factorisations": 0, "forward_solves": 0,
+                                        "adjoint_solves": 0}
         self._lock = threading.Lock()
         if self.method == "sparse":
             As = sps.csc_array(A, dtype=np.float64)
             self._A = sps.csr_array(As)
             M = sps.eye_array(self.n, format="csc") - As
+            self.stats["factorisations"] += 1
             try:
                 self._lu = spla.splu(M.tocsc())
             except RuntimeError as exc:
@@ -93,6 +103,7 @@ class LeontiefSolver:
         np.negative(M, out=M)
         M.flat[:: self.n + 1] += 1
         getrf = lapack.sgetrf if dtype == np.float32 else lapack.dgetrf
+        self.stats["factorisations"] += 1
         lu, piv, info = getrf(M, overwrite_a=True)
         if info > 0:
             raise NotProductiveError(f"(I - A) is singular: zero pivot at position {info - 1}")
@@ -121,7 +132,9 @@ class LeontiefSolver:
         out, info = self._getrs(self._lu, self._piv, Rl, trans=0 if transpose else 1)
         return out.astype(np.float64, copy=False)
 
-    def _solve(self, B: np.ndarray, transpose: bool) -> np.ndarray:
+    def _solve(self, B: np.ndarray, transpose: bool, _retry: bool = False) -> np.ndarray:
+        if not _retry:
+            self.stats["adjoint_solves" if transpose else "forward_solves"] += 1
         B = np.asarray(B, dtype=np.float64)
         vec = B.ndim == 1
         B2 = np.asfortranarray(B[:, None] if vec else B)
@@ -144,10 +157,17 @@ class LeontiefSolver:
                 steps += 1
             if rel > max(self.tol * 1e3, 1e-10):
                 with self._lock:  # refinement stalled: fall back to a float64 LU, once
-                    if self._lu_dtype == np.float32:
+                    stalled_in_double = self._lu_dtype == np.float64
+                    if not stalled_in_double:
                         self.stats["fallbacks"] += 1
                         self._factorise(np.float64)
-                return self._solve(B, transpose)
+                if stalled_in_double or _retry:
+                    raise ConvergenceError(
+                        f"iterative refinement of the float64 LU of (I - A) stalled at relative "
+                        f"residual {rel:.3g} after {steps} steps (tolerance {self.tol:g}): (I - A) "
+                        f"is too ill-conditioned for an accurate solve. Check A for near-singular "
+                        f"blocks (sectors that use almost all of their own output).")
+                return self._solve(B, transpose, _retry=True)
         self.stats["refinement_steps"] = steps
         self.stats["max_residual"] = rel
         X = X * colscale[None, :]

@@ -18,7 +18,13 @@ import pandas as pd
 import xarray as xr
 
 from ..core.model import MRIO
+from ..core.plan import SolvePlan
+from ..errors import ValidationError
 from ..io.atomic import atomic_path, write_bytes_atomic
+from ..io.world_cache import cached_synthetic_mrio
+from ..labelled.structural_paths import structural_paths
+from ..procurement.demand import ProcurementDemand
+from ..report.html import build_report
 from .provenance import Timer, sha256_path, versions
 
 Progress = Callable[[str], None]
@@ -58,13 +64,13 @@ class RunResult:
 
 
 def load_model(path: str | None, synthetic: dict[str, int]) -> MRIO:
+    """The model of a run: a file or store read by `spendprint.io.detect.read_mrio`, or the
+    synthetic default world (cached in the user's cache folder, `spendprint.io.world_cache`)."""
     if path is None:
-        from ..core.synthetic import synthetic_mrio
+        return cached_synthetic_mrio(**synthetic)
+    from ..io.detect import read_mrio
 
-        return synthetic_mrio(**synthetic)
-    from ..cli.mrio import load_mrio
-
-    return load_mrio(Path(path))
+    return read_mrio(Path(path))
 
 
 def _category_table(ds: xr.Dataset, extra: dict[str, xr.DataArray]) -> pd.DataFrame:
@@ -81,6 +87,60 @@ def _category_table(ds: xr.Dataset, extra: dict[str, xr.DataArray]) -> pd.DataFr
     frame.insert(2, "unit", frame["stressor"].map(dict(zip(ds["stressor"].values, ds["unit"].values,
                                                            strict=True))).astype(str))
     return frame
+
+
+@dataclass
+class Analyses:
+    """What the main job computes from one demand (every part from one solve plan)."""
+
+    demand: ProcurementDemand
+    footprints: xr.Dataset
+    savings: xr.Dataset
+    risk: xr.Dataset
+    scenarios: xr.Dataset | None
+    solves: dict[str, int]
+
+
+def analyse(mrio: MRIO, demand: ProcurementDemand, stressor: str,
+            scenarios: pd.DataFrame | None = None, risk_table: pd.DataFrame | None = None,
+            say: Progress | None = None, timer: Timer | None = None) -> Analyses:
+    """Footprints, savings potential, scenarios and the labour-risk screen of one demand.
+
+    Every analysis declares what it needs in one `SolvePlan`: the multiplier rows of all
+    indicators (one adjoint solve: totals of baseline, best-origin and scenario demands, the
+    best-origin choice and the path search read them), and the outputs ``x = L y`` of the
+    baseline (footprints by origin, labour risk) and of scenarios with intensity levers (one
+    forward solve). The analyses then read the model's cache and solve nothing.
+    """
+    from .. import procurement as pc
+
+    say = say or (lambda msg: None)
+    timer = timer or Timer()
+    if stressor not in mrio.indicators:
+        raise ValidationError(f"--stressor {stressor!r} is not an indicator of the model; choose one "
+                              f"of {list(mrio.indicators)[:12]}")
+    batch = pc.prepare_scenarios(mrio, demand, scenarios) if scenarios is not None else None
+    say("factorising (I - A) and solving every analysis as one batch")
+    with timer.step("solve"):
+        plan = SolvePlan(mrio).multipliers(mrio.indicators).outputs(demand.key, demand.Y)
+        for key, Y in (batch.output_columns() if batch is not None else {}).items():
+            plan.outputs(key, Y)
+        solves = plan.solve()
+    with timer.step("footprints"):
+        ds = pc.procurement_footprint(mrio, demand)
+    say("savings potential (best available origin)")
+    with timer.step("savings"):
+        sav = pc.savings_potential(mrio, demand, target=stressor)
+    scen = None
+    if batch is not None:
+        say("scenarios")
+        with timer.step("scenarios"):
+            scen = pc.run_scenarios(mrio, demand, batch)
+    say("labour-risk screen")
+    with timer.step("labour_risk"):
+        risk = pc.labour_risk(mrio, demand, risk_table)
+    return Analyses(demand=demand, footprints=ds, savings=sav, risk=risk, scenarios=scen,
+                    solves=solves)
 
 
 def run_job(cfg: RunConfig, progress: Progress | None = None,
@@ -102,36 +162,21 @@ def run_job(cfg: RunConfig, progress: Progress | None = None,
         "uncertainty": cfg.uncertainty,
     }
 
-    say("loading the MRIO model" if cfg.mrio else "generating the synthetic default world")
+    say("loading the MRIO model" if cfg.mrio else "loading the synthetic default world")
     with timer.step("load_model"):
         mrio = load_model(cfg.mrio, cfg.synthetic)
-    say("reading ledger, concordance and price tables")
+    say("reading ledger, concordance, price, scenario and risk tables")
     with timer.step("read_inputs"):
         prices = pc.Prices.read(paths["prices"]) if paths["prices"] else pc.Prices.default()
         concordance = pc.Concordance.read(paths["concordance"])
-        ledger = pc.Ledger.read(paths["ledger"], concordance=concordance, prices=prices, mrio=mrio)
-    args = dict(prices=prices, buyer_region=cfg.buyer_region)
-    say("factorising (I - A) and computing category footprints")
-    with timer.step("footprints"):
-        ds = pc.procurement_footprint(mrio, ledger, concordance, **args)
-        demand = pc.procurement_demand(mrio, ledger, concordance, **args)
+        ledger = pc.Ledger.read(paths["ledger"])
+        levers = pc.read_scenarios(paths["scenarios"]) if paths["scenarios"] else None
+        risk_table = pc.read_risk_table(cfg.risk)
+    with timer.step("demand"):
+        demand = pc.ProcurementDemand.build(mrio, ledger, concordance, prices, cfg.buyer_region)
     stressor = cfg.stressor
-    if stressor not in ds["stressor"].values:
-        from ..errors import ValidationError
-
-        raise ValidationError(f"--stressor {stressor!r} is not an indicator of the model; choose one "
-                              f"of {[str(s) for s in ds['stressor'].values][:12]}")
-    say("savings potential (best available origin)")
-    with timer.step("savings"):
-        sav = pc.savings_potential(mrio, ledger, concordance, target=stressor, **args)
-    scen = None
-    if paths["scenarios"]:
-        say("scenarios (one batched solve)")
-        with timer.step("scenarios"):
-            scen = pc.run_scenarios(mrio, ledger, concordance, paths["scenarios"], **args)
-    say("labour-risk screen")
-    with timer.step("labour_risk"):
-        risk = pc.labour_risk(mrio, demand, paths["risk"])
+    res = analyse(mrio, demand, stressor, levers, risk_table, say, timer)
+    ds, sav, risk, scen = res.footprints, res.savings, res.risk, res.scenarios
 
     mc = None
     if cfg.samples > 0:
@@ -142,14 +187,15 @@ def run_job(cfg: RunConfig, progress: Progress | None = None,
         paths_df = _paths(cfg, mrio, demand, ds, stressor, say, timer)
 
     extra: dict[str, xr.DataArray] = {
-        "savings_best_origin": sav["savings"],
-        "savings_share": sav["savings_share"],
+        "best_origin_footprint": sav["best_origin"],
+        "best_origin_savings": sav["savings"],
+        "best_origin_savings_share": sav["savings_share"],
         "risk_hours": risk["risk_hours"],
         "labour_flag": risk["flag"],
     }
     if mc is not None:
         for name in ("mean", "sd", "p2.5", "p5", "p50", "p95", "p97.5", "p_top5", "p_top10",
-                     "rank_lo", "rank_hi", "mcse", "converged"):
+                     "rank_lo", "rank_hi", "mcse", "converged", "enough_samples"):
             if name in mc:
                 extra[name] = mc[name].reindex(stressor=ds["stressor"].values)
     table = _category_table(ds, extra)
@@ -168,8 +214,6 @@ def run_job(cfg: RunConfig, progress: Progress | None = None,
         if paths_df is not None:
             with atomic_path(out / "paths.csv") as p:
                 paths_df.to_csv(p, index=False)
-        from ..report.html import build_report
-
         html = build_report(mrio, ds, sav, risk, scen, mc, paths_df, stressor=stressor,
                             buyer_region=cfg.buyer_region, timings=timer.as_dict())
         write_bytes_atomic(out / "report.html", html.encode("utf-8"))
@@ -178,7 +222,8 @@ def run_job(cfg: RunConfig, progress: Progress | None = None,
         "settings": asdict(cfg),
         "inputs": {k: ({"path": str(v), "sha256": sha256_path(v)} if v else None) for k, v in paths.items()},
         "model": {"repr": repr(mrio), "meta": json.loads(json.dumps(dict(mrio.meta), default=str)),
-                  "solver": {"method": mrio.solver.method, **mrio.solver.stats}},
+                  "solver": {"method": mrio.solver.method, **mrio.solver.stats},
+                  "solve_plan": res.solves},
         "versions": versions(),
         "timings_s": timer.as_dict(),
         "outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) + ["run.json"],
@@ -194,7 +239,7 @@ def default_uncertainty_path() -> str:
     return str(resources.files("spendprint.data").joinpath("uncertainty_default.yaml"))
 
 
-def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, paths: dict, say: Progress,
+def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: ProcurementDemand, paths: dict, say: Progress,
                  timer: Timer, mc_progress: Callable[[int, int], None] | None) -> xr.Dataset:
     from ..runtime.cluster import local_client
     from ..uncertainty import Uncertainty, monte_carlo, percentile_columns
@@ -209,7 +254,7 @@ def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, paths: dict, 
         client = owned = "sync" if cfg.workers <= 1 else local_client(cfg.workers)
     try:
         with timer.step("monte_carlo"):
-            mc = monte_carlo(mrio, demand, unc, samples=cfg.samples, seed=cfg.seed,
+            mc = monte_carlo(mrio, demand.to_dataarray(), unc, samples=cfg.samples, seed=cfg.seed,
                              chunk_size=cfg.chunk_size, client=client,
                              store=str(Path(cfg.out) / "samples.zarr"), stressors=stressors,
                              progress=mc_progress)
@@ -224,18 +269,14 @@ def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, paths: dict, 
     return mc
 
 
-def _paths(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, ds: xr.Dataset, stressor: str,
+def _paths(cfg: RunConfig, mrio: MRIO, demand: ProcurementDemand, ds: xr.Dataset, stressor: str,
            say: Progress, timer: Timer) -> pd.DataFrame | None:
-    try:
-        from ..labelled.structural_paths import structural_paths
-    except ImportError:  # pragma: no cover - SPA is part of the package
-        return None
     top = ds["rank"].sel(stressor=stressor).to_series().sort_values().index[: cfg.spa_top]
     say(f"supply-chain paths of the top {len(top)} categories")
     frames = []
     with timer.step("paths"):
         for cat in top:
-            y = demand.sel(category=cat)
+            y = demand.y[:, :, demand.categories.index(str(cat))].reshape(-1)
             df = structural_paths(mrio, y, stressor=stressor, threshold=cfg.spa_threshold,
                                   max_depth=cfg.spa_depth, top=15)
             df.insert(0, "category", str(cat))
@@ -245,9 +286,13 @@ def _paths(cfg: RunConfig, mrio: MRIO, demand: xr.DataArray, ds: xr.Dataset, str
 
 def _merge(ds, sav, risk, scen, mc) -> xr.Dataset:
     full = ds.copy()
-    for name in ("best_origin", "savings", "savings_share"):
-        if name in sav:
-            full[f"savings_{name}" if not name.startswith("savings") else name] = sav[name]
+    # the same names as the columns of categories.csv: one name, one quantity
+    for name, var in (("best_origin_footprint", "best_origin"), ("best_origin_savings", "savings"),
+                      ("best_origin_savings_share", "savings_share"),
+                      ("best_origin_region", "best_region"),
+                      ("best_origin_moved_spend", "moved_spend")):
+        if var in sav:
+            full[name] = sav[var]
     for name, var in risk.data_vars.items():
         full[f"labour_{name}"] = var
     if scen is not None:

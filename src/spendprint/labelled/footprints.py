@@ -5,7 +5,6 @@ Symbols as in :mod:`spendprint.core.model`; ``L = (I - A)^-1`` is never formed u
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,24 +52,10 @@ def multipliers(mrio: MRIO, stressors: str | Sequence[str] | None = None) -> xr.
     )
 
 
-_CACHE_LOCK = threading.Lock()
-
-
 def multiplier_matrix(mrio: MRIO, names: list[str]) -> np.ndarray:
-    """Rows of ``M = S (I - A)^-1`` (len(names) x n) from the adjoint solve, cached on the model.
-
-    Rows not yet cached are solved together in one call of ``solve_transpose``; later calls (the
-    HTTP API, repeated footprints) reuse them, so a footprint without origin breakdown is one
-    matrix product ``M y``.
-    """
-    cache: dict[str, np.ndarray] = mrio.__dict__.setdefault("_multiplier_rows", {})
-    with _CACHE_LOCK:
-        todo = [nm for nm in dict.fromkeys(names) if nm not in cache]
-        if todo:
-            MT = mrio.solver.solve_transpose(mrio.S_all(todo).T)
-            for i, nm in enumerate(todo):
-                cache[nm] = np.ascontiguousarray(MT[:, i])
-        return np.vstack([cache[nm] for nm in names])
+    """Rows of ``M = S (I - A)^-1`` (len(names) x n) from the model's one cache
+    (`spendprint.core.plan.SolveCache`): rows not cached yet cost one adjoint solve together."""
+    return mrio.cache.multiplier_rows(names)
 
 
 def leontief(mrio: MRIO) -> xr.DataArray:

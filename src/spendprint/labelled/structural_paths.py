@@ -22,7 +22,6 @@ is ``S (I - A)^-1 y - sum_t S A^t y`` from one solve.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 import weakref
 from collections.abc import Sequence
@@ -43,7 +42,6 @@ MAX_EXHAUSTIVE_PATHS = 5_000_000
 RISK_NAME = "risk-weighted hours"
 
 _COLUMNS: weakref.WeakKeyDictionary[MRIO, Any] = weakref.WeakKeyDictionary()
-_MULTIPLIERS: weakref.WeakKeyDictionary[MRIO, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
 
 __all__ = ["path_tree", "production_layers", "risk_paths", "structural_paths",
            "structural_paths_by_category"]
@@ -149,18 +147,14 @@ def _check_exhaustive(mrio: MRIO, Y: np.ndarray, max_depth: int) -> None:
         layer = B @ layer
 
 
-def _multipliers(mrio: MRIO, s: np.ndarray) -> np.ndarray:
+def _multipliers(mrio: MRIO, s: np.ndarray, indicator: str | None = None) -> np.ndarray:
     """``m = (I - A)^-T s`` from the model's factorisation; rounding below ``s`` is clipped
     (``m >= s >= 0`` holds exactly for a productive non-negative ``A``). Cached per model and
-    intensity vector, so that further categories of the same stressor cost no solve."""
-    cache = _MULTIPLIERS.setdefault(mrio, {})
-    digest = hashlib.blake2b(s.tobytes(), digest_size=16).hexdigest()
-    if digest not in cache:
-        if len(cache) >= 16:
-            cache.pop(next(iter(cache)))
-        m = np.asarray(mrio.solver.solve_transpose(s), dtype=np.float64)
-        cache[digest] = np.ascontiguousarray(np.maximum(m, s))
-    return cache[digest]
+    intensity vector in the model's one cache, so that further categories of the same stressor
+    cost no solve."""
+    if indicator is not None:  # a named indicator: the row the footprints use too
+        return np.maximum(mrio.cache.multiplier_rows([indicator])[0], s)
+    return np.maximum(mrio.cache.vector_multipliers(s), s)
 
 
 # ---- the numeric core (numpy in, numpy out; what a dask task runs) ------------------------------
@@ -297,7 +291,7 @@ def structural_paths(mrio: MRIO, y: np.ndarray | xr.DataArray, stressor: str | N
     yv = _flat(mrio, y, "demand")
     if threshold == 0:
         _check_exhaustive(mrio, yv, max_depth)
-    m = _multipliers(mrio, s)
+    m = _multipliers(mrio, s, name if intensity is None else None)
     raw = _trace(_column_access(mrio), s, m, yv, float(threshold), int(max_depth))
     return _frame(mrio, raw, name, unit, threshold, max_depth, top)
 
@@ -350,7 +344,7 @@ def structural_paths_by_category(mrio: MRIO, demand: xr.DataArray, stressor: str
     s, name, unit = _intensity(mrio, stressor, intensity)
     if threshold == 0:
         _check_exhaustive(mrio, Y, max_depth)
-    m = _multipliers(mrio, s)
+    m = _multipliers(mrio, s, name if intensity is None else None)
     model = dask.delayed((_column_access(mrio), s, m), name=f"spa-model-{uuid.uuid4().hex}",
                          traverse=False)
     trace = dask.delayed(_trace_task, pure=True)

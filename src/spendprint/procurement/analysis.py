@@ -7,17 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.linalg import blas
 
 from ..core.model import MRIO
 from ..errors import LabelMismatchError
-from ..labelled.footprints import _indicators, footprint
+from ..labelled.footprints import _indicators
 from .concordance import Concordance
-from .demand import build_demand, demand_dataarray
+from .demand import ProcurementDemand, as_procurement_demand
 from .ledger import Ledger
 from .prices import Prices
-
-#: Largest by-origin block (stressors x categories x sectors) computed in one solve.
-_BY_ORIGIN_BLOCK = 2.5e7
 
 
 def pareto(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,51 +37,43 @@ def pareto(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return share, cum, rank
 
 
-def _footprint_blocks(mrio: MRIO, demand: xr.DataArray, names: list[str],
-                      by_origin: bool) -> xr.Dataset:
-    """Totals, direct and (optionally) by-origin-region footprints in one batched solve.
+def category_footprints(mrio: MRIO, demand: ProcurementDemand, names: list[str],
+                        by_origin: bool) -> dict[str, np.ndarray]:
+    """Totals, direct and (optionally) by-origin-region footprints of every category.
 
-    Small problems go through :func:`spendprint.footprint` (its ``by_origin`` array has
-    k x m x n elements). Above :data:`_BY_ORIGIN_BLOCK` elements (e.g. EXIOBASE with all its
-    stressors) the region sums are formed directly, without the full array:
-    ``E_origin[k, r, c] = sum_p S[k, (r, p)] x_c[(r, p)]``, ``x_c = L y_c``, one matmul per region.
+    Without origin breakdown ``E = M Y`` from the model's cached multiplier rows (k adjoint
+    right-hand sides, shared with every other analysis). With it, ``x_c = L y_c`` from the
+    cache (one forward solve for all categories, shared with the labour-risk screen) and
+    ``E_origin[k, r, c] = sum_p S[k, (r, p)] x_c[(r, p)]``, ``E = sum_r E_origin``.
     """
-    m = demand.sizes["category"]
-    if not by_origin:
-        return footprint(mrio, demand, stressors=names, by_origin=False)
-    if len(names) * m * mrio.n <= _BY_ORIGIN_BLOCK:
-        ds = footprint(mrio, demand, stressors=names, by_origin=True)
-        ds["by_origin_region"] = ds["by_origin"].sum("origin_sector")
-        return ds.drop_vars("by_origin")
-    R, P, k = len(mrio.regions), len(mrio.sectors), len(names)
+    R, P, k, m = len(mrio.regions), len(mrio.sectors), len(names), demand.n_categories
     S = mrio.S_all(names)
-    Y = np.ascontiguousarray(demand.transpose("region", "sector", "category").values
-                             .reshape(mrio.n, m), dtype=np.float64)
-    X = mrio.solver.solve(Y)                                              # (n, m)
-    total, direct = S @ X, S @ Y
+    Y = demand.Y
+    direct = blas.dgemm(1.0, S, Y)
+    if not by_origin:
+        return {"total": blas.dgemm(1.0, mrio.cache.multiplier_rows(names), Y), "direct": direct}
+    X = mrio.cache.outputs(demand.key, Y)                                  # (n, m)
+    total = blas.dgemm(1.0, S, X)
     by_region = np.matmul(S.reshape(k, R, P).transpose(1, 0, 2), X.reshape(R, P, m))  # (R, k, m)
-    cs = ("stressor", "category")
-    return xr.Dataset(
-        {"total": (cs, total), "direct": (cs, direct), "supply_chain": (cs, total - direct),
-         "by_origin_region": (("stressor", "category", "origin_region"),
-                              by_region.transpose(1, 2, 0))},
-        coords={"stressor": names, "category": demand["category"].values,
-                "origin_region": list(mrio.regions)})
+    return {"total": total, "direct": direct, "by_origin_region": by_region.transpose(1, 2, 0)}
 
 
-def procurement_footprint(mrio: MRIO, ledger: Ledger, concordance: Concordance,
-                          prices: Prices | None = None, buyer_region: str = "NO",
-                          stressors: str | Sequence[str] | None = None,
+def procurement_footprint(mrio: MRIO, demand: ProcurementDemand | Ledger,
+                          concordance: Concordance | None = None, prices: Prices | None = None,
+                          buyer_region: str = "NO", stressors: str | Sequence[str] | None = None,
                           by_origin: bool = True) -> xr.Dataset:
-    """Footprints of a spend ledger per procurement category.
+    """Footprints of a buyer's demand per procurement category.
 
-    ``E[:, c] = M y_c = S (I - A)^-1 y_c`` for every category column ``y_c`` of
-    :func:`procurement_demand`, all categories in one batched solve (:func:`spendprint.footprint`).
+    ``E[:, c] = M y_c = S (I - A)^-1 y_c`` for every category column ``y_c`` of the demand, all
+    categories at once (`category_footprints`).
 
     Parameters
     ----------
-    mrio, ledger, concordance, prices, buyer_region
-        As in :func:`procurement_demand`.
+    mrio : MRIO
+        The model.
+    demand : ProcurementDemand, or Ledger
+        The demand (`ProcurementDemand.build`); a `Ledger` with ``concordance``, ``prices`` and
+        ``buyer_region`` builds it here (a convenience: the main job builds it once).
     stressors : str or list of str, optional
         Indicators (stressors and impacts, e.g. ``"CO2e"``); default all of ``mrio.indicators``.
     by_origin : bool
@@ -112,15 +102,14 @@ def procurement_footprint(mrio: MRIO, ledger: Ledger, concordance: Concordance,
         * ``by_origin_region`` (category, stressor, origin_region): ``S diag(L y)`` summed over
           origin sectors (only with ``by_origin``).
     """
-    build = build_demand(mrio, ledger, concordance, prices, buyer_region)
-    demand = demand_dataarray(mrio, build)
+    build = as_procurement_demand(mrio, demand, concordance, prices, buyer_region)
     names = _indicators(mrio, stressors)
-    fp = _footprint_blocks(mrio, demand, names, by_origin)
-    cats = build.categories
+    fp = category_footprints(mrio, build, names, by_origin)
+    cats = list(build.categories)
     money = build.attrs["money_unit"]
-    spend = build.y.sum(axis=(0, 1))
-    total = fp["total"].transpose("category", "stressor").to_numpy()
-    direct = fp["direct"].transpose("category", "stressor").to_numpy()
+    spend = build.spend
+    total = fp["total"].T
+    direct = fp["direct"].T
     share, cum, rank = pareto(total)
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(spend[:, None] > 0, total / spend[:, None], 0.0)
@@ -151,8 +140,8 @@ def procurement_footprint(mrio: MRIO, ledger: Ledger, concordance: Concordance,
                "note": str(mrio.meta.get("note", ""))},
     )
     if by_origin:
-        bo = fp["by_origin_region"].transpose("category", "stressor", "origin_region")
-        ds["by_origin_region"] = (("category", "stressor", "origin_region"), bo.to_numpy(),
+        bo = fp["by_origin_region"].transpose(1, 0, 2)                 # (category, stressor, R)
+        ds["by_origin_region"] = (("category", "stressor", "origin_region"), bo,
                                   {"units": "see coord unit"})
         ds = ds.assign_coords(origin_region=list(mrio.regions))
     return ds

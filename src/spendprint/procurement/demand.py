@@ -16,14 +16,14 @@ Steps (symbols in :mod:`spendprint.procurement.prices`):
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from ..core.model import MRIO
-from ..errors import LabelMismatchError, LedgerError
+from ..errors import LabelMismatchError, LedgerError, ValidationError
 from .concordance import Concordance
 from .ledger import ROW_NOTE, Ledger, sort_problems
 from .prices import MARGINS, Prices, money_factor
@@ -70,18 +70,118 @@ def origin_shares(mrio: MRIO, buyer_region: str) -> np.ndarray:
     return np.where(tot[None, :] > 0, fd / np.where(tot > 0, tot, 1.0)[None, :], dom)
 
 
-@dataclass
-class DemandBuild:
-    """Demand and spend bookkeeping per category (all money in the MRIO money unit, base year)."""
+@dataclass(frozen=True, eq=False)
+class ProcurementDemand:
+    """A buyer's demand on the MRIO, built once and shared by every analysis.
 
-    y: np.ndarray                 # (R, P, m) basic prices
-    categories: list[str]
-    spend_purchaser: np.ndarray   # (m,) converted ledger total (purchaser or basic as recorded)
-    taxes: np.ndarray             # (m,) product taxes stripped
-    margins: np.ndarray           # (m,) margins re-allocated to margin products
-    spend_original: np.ndarray    # (m,) ledger currency if single, else MRIO currency units
+    Money is in the MRIO money unit (``attrs["money_unit"]``, e.g. M EUR) at basic prices of the
+    model's base year, unless stated.
+
+    Attributes
+    ----------
+    y : ndarray (R, P, m), read-only
+        Demand per (origin region, product, category), margins re-allocated, taxes removed.
+    regions, sectors, categories : tuple of str
+        Labels of the three axes (categories in concordance order, those in the ledger).
+    spend_purchaser : ndarray (m,)
+        Converted ledger spend per category before taxes were stripped.
+    taxes, margins : ndarray (m,)
+        Product taxes removed; trade and transport margins moved to the margin products.
+    spend_original : ndarray (m,)
+        Ledger amounts in ``original_currency`` (the ledger currency if there is one, else the
+        model currency in whole units, not deflated).
+    origin_shares : ndarray (R, P)
+        The buyer region's import structure (`origin_shares`), used for default origins.
+    attrs : dict
+        Buyer region, money unit, currency, base year, sources, notes.
+    key : str
+        Identity of this demand in the model's solve cache (``mrio.cache``): outputs
+        ``x = L y`` solved for it once are reused by every analysis.
+    """
+
+    y: np.ndarray
+    regions: tuple[str, ...]
+    sectors: tuple[str, ...]
+    categories: tuple[str, ...]
+    spend_purchaser: np.ndarray
+    taxes: np.ndarray
+    margins: np.ndarray
+    spend_original: np.ndarray
     original_currency: str
+    origin_shares: np.ndarray
     attrs: dict = field(default_factory=dict)
+    key: str = field(default_factory=lambda: f"demand-{uuid.uuid4().hex}")
+
+    def __post_init__(self) -> None:
+        for name in ("y", "spend_purchaser", "taxes", "margins", "spend_original",
+                     "origin_shares"):
+            arr = np.array(getattr(self, name), dtype=np.float64)
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+        for name in ("regions", "sectors", "categories"):
+            object.__setattr__(self, name, tuple(str(v) for v in getattr(self, name)))
+
+    @classmethod
+    def build(cls, mrio: MRIO, ledger: Ledger, concordance: Concordance,
+              prices: Prices | None = None, buyer_region: str = "NO") -> ProcurementDemand:
+        """Validate the inputs once and build the demand (steps in the module docstring).
+
+        Raises
+        ------
+        LedgerError
+            Every problem of ledger and concordance against prices and MRIO, at once.
+        """
+        return _build(mrio, ledger, concordance, prices, buyer_region)
+
+    @property
+    def buyer_region(self) -> str:
+        return str(self.attrs["buyer_region"])
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.categories)
+
+    @property
+    def Y(self) -> np.ndarray:
+        """The demand as columns in the model's sector order, (n, m)."""
+        R, P, m = self.y.shape
+        return self.y.reshape(R * P, m)
+
+    @property
+    def spend(self) -> np.ndarray:
+        """Demand per category at basic prices, (m,)."""
+        return self.y.sum(axis=(0, 1))
+
+    def to_dataarray(self) -> xr.DataArray:
+        """The demand as a DataArray (region, sector, category)."""
+        return xr.DataArray(
+            np.array(self.y), dims=("region", "sector", "category"),
+            coords={"region": list(self.regions), "sector": list(self.sectors),
+                    "category": list(self.categories)},
+            name="demand", attrs={**self.attrs, "units": self.attrs["money_unit"]},
+        )
+
+    def check_model(self, mrio: MRIO) -> None:
+        """Raise unless this demand was built for a model with ``mrio``'s labels."""
+        if self.regions != mrio.regions or self.sectors != mrio.sectors:
+            raise LabelMismatchError("this demand was built for another model (its regions or "
+                                     "sectors differ); build it again for this model")
+
+
+def as_procurement_demand(mrio: MRIO, demand: ProcurementDemand | Ledger,
+                          concordance: Concordance | None = None, prices: Prices | None = None,
+                          buyer_region: str = "NO") -> ProcurementDemand:
+    """The demand an analysis works on: a `ProcurementDemand` as it is, or one built from a
+    ledger and a concordance (the convenience form of every analysis)."""
+    if isinstance(demand, ProcurementDemand):
+        demand.check_model(mrio)
+        return demand
+    if isinstance(demand, Ledger):
+        if concordance is None:
+            raise ValidationError("a ledger needs a concordance to become demand")
+        return ProcurementDemand.build(mrio, demand, concordance, prices, buyer_region)
+    raise ValidationError(f"expected a ProcurementDemand (or a Ledger and a Concordance), not "
+                          f"{type(demand).__name__}")
 
 
 def _margin_targets(mrio: MRIO, prices: Prices) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
@@ -101,9 +201,8 @@ def _margin_targets(mrio: MRIO, prices: Prices) -> dict[str, tuple[np.ndarray, n
     return out
 
 
-def build_demand(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices | None = None,
-                 buyer_region: str = "NO") -> DemandBuild:
-    """Compute the demand matrix and spend bookkeeping (see module docstring)."""
+def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices | None,
+           buyer_region: str) -> ProcurementDemand:
     prices = prices or Prices.default()
     if buyer_region not in mrio.regions:
         raise LabelMismatchError(f"buyer region {buyer_region!r} is not a region of the MRIO "
@@ -180,10 +279,11 @@ def build_demand(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: P
     if fixed.any():
         r_idx = np.array([rpos[r] for r in fixed_region[fixed]], dtype=np.int64)
         np.add.at(y, (r_idx, p_idx[fixed], c_idx[fixed]), basic[fixed])
+    shares = origin_shares(mrio, buyer_region)
     if (~fixed).any():
         B = np.zeros((P, m))
         np.add.at(B, (p_idx[~fixed], c_idx[~fixed]), basic[~fixed])
-        y += origin_shares(mrio, buyer_region)[:, :, None] * B[None, :, :]
+        y += shares[:, :, None] * B[None, :, :]
     b = rpos[buyer_region]
     for g in MARGINS:
         idx, w, _ = targets[g]
@@ -200,19 +300,10 @@ def build_demand(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: P
             "; ".join(f"{g}: {frac:.0%} of the margin (margin product not in the MRIO)"
                       for g, frac in missing.items()) or "none"),
     }
-    return DemandBuild(y=y, categories=cats, spend_purchaser=spend_purchaser, taxes=taxes,
-                       margins=margin_total, spend_original=spend_original,
-                       original_currency=orig_cur, attrs=attrs)
-
-
-def demand_dataarray(mrio: MRIO, build: DemandBuild) -> xr.DataArray:
-    """Wrap a :class:`DemandBuild` as DataArray (region, sector, category)."""
-    return xr.DataArray(
-        build.y, dims=("region", "sector", "category"),
-        coords={"region": list(mrio.regions), "sector": list(mrio.sectors),
-                "category": build.categories},
-        name="demand", attrs={**build.attrs, "units": build.attrs["money_unit"]},
-    )
+    return ProcurementDemand(y=y, regions=mrio.regions, sectors=mrio.sectors, categories=cats,
+                             spend_purchaser=spend_purchaser, taxes=taxes, margins=margin_total,
+                             spend_original=spend_original, original_currency=orig_cur,
+                             origin_shares=shares, attrs=attrs)
 
 
 def procurement_demand(mrio: MRIO, ledger: Ledger, concordance: Concordance,
@@ -244,11 +335,4 @@ def procurement_demand(mrio: MRIO, ledger: Ledger, concordance: Concordance,
     LedgerError
         Every problem of ledger and concordance against prices and MRIO, at once.
     """
-    return demand_dataarray(mrio, build_demand(mrio, ledger, concordance, prices, buyer_region))
-
-
-def category_series(build: DemandBuild) -> pd.DataFrame:
-    """Spend bookkeeping per category as a DataFrame (for reports)."""
-    return pd.DataFrame({"spend_purchaser": build.spend_purchaser, "taxes": build.taxes,
-                         "margins": build.margins, "spend_original": build.spend_original},
-                        index=pd.Index(build.categories, name="category"))
+    return ProcurementDemand.build(mrio, ledger, concordance, prices, buyer_region).to_dataarray()

@@ -21,9 +21,10 @@ import pandas as pd
 import xarray as xr
 
 from ..core.model import MRIO
-from ..errors import LabelMismatchError, LedgerError
+from ..errors import LabelMismatchError, LedgerError, ValidationError
 from ..io.tabular import read_package_table, read_table
 from ..labelled.footprints import as_demand
+from .demand import ProcurementDemand
 from .regions import map_regions
 
 DEFAULT_EMPLOYMENT = "Employment hours"
@@ -38,7 +39,7 @@ def read_risk_table(path: str | Path | None = None) -> pd.DataFrame:
     return read_table(path, as_text=True, comment="#" if path.suffix.lower() == ".csv" else None)
 
 
-def risk_scores(mrio: MRIO, risk_table: pd.DataFrame | str | Path | None = None) -> np.ndarray:
+def risk_scores(mrio: MRIO, risk_table: pd.DataFrame | None = None) -> np.ndarray:
     """Risk score (0-1) of every sector, shape (R, P).
 
     The most specific matching row wins: (region, sector) > (region, ``*``) > (``*``, sector) >
@@ -46,7 +47,10 @@ def risk_scores(mrio: MRIO, risk_table: pd.DataFrame | str | Path | None = None)
     ISO codes (a country scores its whole MRIO region). Rows naming a region or product the MRIO
     does not have are ignored (a table can serve several MRIOs).
     """
-    df = risk_table if isinstance(risk_table, pd.DataFrame) else read_risk_table(risk_table)
+    if isinstance(risk_table, (str, Path)):
+        raise ValidationError("risk_table is a DataFrame (or None for the shipped example); read "
+                              "a file with spendprint.procurement.read_risk_table(path)")
+    df = risk_table if isinstance(risk_table, pd.DataFrame) else read_risk_table(None)
     missing = [c for c in ("region", "sector", "risk") if c not in df.columns]
     if missing:
         raise LedgerError([f"risk table, field '{c}': required column is missing" for c in missing],
@@ -101,7 +105,7 @@ def _employment_row(mrio: MRIO, employment: str | Sequence[str]) -> np.ndarray:
     return mrio.S_all(names).sum(axis=0)
 
 
-def risk_intensity(mrio: MRIO, risk_table: pd.DataFrame | str | Path | None = None,
+def risk_intensity(mrio: MRIO, risk_table: pd.DataFrame | None = None,
                    employment: str | Sequence[str] = DEFAULT_EMPLOYMENT) -> np.ndarray:
     """Risk-weighted employment intensity ``rho * s_h`` per sector, shape (n,).
 
@@ -111,16 +115,18 @@ def risk_intensity(mrio: MRIO, risk_table: pd.DataFrame | str | Path | None = No
     return risk_scores(mrio, risk_table).ravel() * _employment_row(mrio, employment)
 
 
-def labour_risk(mrio: MRIO, demand: xr.DataArray, risk_table: pd.DataFrame | str | Path | None = None,
+def labour_risk(mrio: MRIO, demand: ProcurementDemand | xr.DataArray,
+                risk_table: pd.DataFrame | None = None,
                 employment: str | Sequence[str] = DEFAULT_EMPLOYMENT, threshold: float = 0.7,
                 flag_share: float = 0.25, top: int = 5) -> xr.Dataset:
     """Labour-risk screen of a demand (region, sector, category), one batched solve.
 
     Parameters
     ----------
-    demand : DataArray (region, sector, category)
-        E.g. from :func:`procurement_demand`, MRIO money unit.
-    risk_table : DataFrame or path, optional
+    demand : ProcurementDemand, or DataArray (region, sector, category)
+        MRIO money unit. A `ProcurementDemand` shares its outputs ``x = L y`` with the
+        footprints through the model's solve cache.
+    risk_table : DataFrame, optional
         region, sector, risk (see :func:`risk_scores`); default: the shipped illustrative table.
     employment : str or list of str
         Employment stressor(s) of the MRIO, in hours.
@@ -141,14 +147,20 @@ def labour_risk(mrio: MRIO, demand: xr.DataArray, risk_table: pd.DataFrame | str
         hotspots ``hotspot_region``, ``hotspot_sector`` (str), ``hotspot_risk_hours`` and
         ``hotspot_score`` (category, hotspot); attrs threshold, flag_share, indicator note.
     """
-    ya = as_demand(mrio, demand)
-    if "category" not in ya.dims:
-        ya = ya.expand_dims(category=["total"], axis=-1)
-    ya = ya.transpose("region", "sector", "category")
-    cats = [str(c) for c in ya["category"].values]
-    R, P, n, m = len(mrio.regions), len(mrio.sectors), mrio.n, ya.sizes["category"]
-    y2 = np.ascontiguousarray(np.asarray(ya.values, dtype=np.float64).reshape(n, m))
-    xy = mrio.solver.solve(y2)                              # (n, m) output needed, x_c = L y_c
+    R, P, n = len(mrio.regions), len(mrio.sectors), mrio.n
+    if isinstance(demand, ProcurementDemand):
+        demand.check_model(mrio)
+        cats, m = list(demand.categories), demand.n_categories
+        xy = mrio.cache.outputs(demand.key, demand.Y)     # (n, m) x_c = L y_c, shared
+    else:
+        ya = as_demand(mrio, demand)
+        if "category" not in ya.dims:
+            ya = ya.expand_dims(category=["total"], axis=-1)
+        ya = ya.transpose("region", "sector", "category")
+        cats = [str(c) for c in ya["category"].values]
+        m = ya.sizes["category"]
+        y2 = np.ascontiguousarray(np.asarray(ya.values, dtype=np.float64).reshape(n, m))
+        xy = mrio.cache.outputs(None, y2)                  # (n, m) output needed, x_c = L y_c
     sh = _employment_row(mrio, employment)                  # (n,) h per money unit
     rho = risk_scores(mrio, risk_table).ravel()             # (n,)
     hours_by = sh[:, None] * xy                             # (n, m)

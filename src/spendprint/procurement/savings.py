@@ -8,7 +8,8 @@ the regions the category buys ``p`` from today. The whole amount ``sum_r y[r, p,
 the candidate with the lowest multiplier ``M[target, r, p]``. Because today's origins are
 candidates, the best-origin footprint of the target indicator is never above the baseline.
 Trade and transport margins are products like any other and move too. Baseline and best-origin
-demands of all categories are solved as one batch of right-hand sides.
+footprints of all categories follow from the model's cached multipliers, ``E = M [y, y_best]``,
+without a further solve.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ import xarray as xr
 
 from ..core.model import MRIO
 from ..errors import ValidationError
-from ..labelled.footprints import _indicators, multipliers
-from .batch import batch_totals
+from ..labelled.footprints import _indicators
 from .concordance import Concordance
-from .demand import build_demand, origin_shares
+from .demand import ProcurementDemand, as_procurement_demand, origin_shares
 from .ledger import Ledger
 from .prices import Prices
 
@@ -50,14 +50,16 @@ def export_shares(mrio: MRIO) -> np.ndarray:
 
 
 def best_origin_demand(mrio: MRIO, y: np.ndarray, buyer_region: str, target: str = "CO2e",
-                       min_market_share: float = 0.01,
-                       market: str = "buyer") -> tuple[np.ndarray, np.ndarray]:
+                       min_market_share: float = 0.01, market: str = "buyer",
+                       buyer_shares: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Move every product's demand to its lowest-multiplier candidate origin.
 
     Parameters
     ----------
     y : ndarray (R, P, m)
         Demand per category (MRIO money unit).
+    buyer_shares : ndarray (R, P), optional
+        The buyer region's import structure when already at hand (`origin_shares`).
 
     Returns
     -------
@@ -67,12 +69,12 @@ def best_origin_demand(mrio: MRIO, y: np.ndarray, buyer_region: str, target: str
         Index of the chosen region per product and category (-1 where the product is not bought).
     """
     if market == "buyer":
-        shares = origin_shares(mrio, buyer_region)
+        shares = origin_shares(mrio, buyer_region) if buyer_shares is None else buyer_shares
     elif market == "world":
         shares = export_shares(mrio)
     else:
         raise ValidationError(f"market must be 'buyer' or 'world', not {market!r}")
-    M = multipliers(mrio, target).values[0]                      # (R, P)
+    M = mrio.cache.multiplier_rows([target])[0].reshape(y.shape[0], y.shape[1])  # (R, P)
     cand = (shares >= min_market_share)[:, :, None] | (y > 0)    # (R, P, m)
     score = np.where(cand, M[:, :, None], np.inf)
     best = np.argmin(score, axis=0)                              # (P, m)
@@ -84,9 +86,10 @@ def best_origin_demand(mrio: MRIO, y: np.ndarray, buyer_region: str, target: str
     return y_best, np.where(tot > 0, best, -1)
 
 
-def savings_potential(mrio: MRIO, ledger: Ledger, concordance: Concordance,
-                      prices: Prices | None = None, buyer_region: str = "NO",
-                      stressors: str | Sequence[str] | None = None, target: str = "CO2e",
+def savings_potential(mrio: MRIO, demand: ProcurementDemand | Ledger,
+                      concordance: Concordance | None = None, prices: Prices | None = None,
+                      buyer_region: str = "NO", stressors: str | Sequence[str] | None = None,
+                      target: str = "CO2e",
                       min_market_share: float = 0.01, market: str = "buyer") -> xr.Dataset:
     """Footprint per category if every product came from its best available origin.
 
@@ -99,14 +102,15 @@ def savings_potential(mrio: MRIO, ledger: Ledger, concordance: Concordance,
         count as an available origin.
     market : {"buyer", "world"}
         Market shares in the buyer region's purchases of the product, or in world exports.
-    mrio, ledger, concordance, prices, buyer_region, stressors
+    mrio, demand, concordance, prices, buyer_region, stressors
         As in `procurement_footprint`.
 
     Returns
     -------
     xarray.Dataset
-        dims (category, stressor, sector): ``baseline``, ``best_origin``, ``savings`` =
-        baseline - best_origin (category, stressor; stressor units in coord ``unit``),
+        dims (category, stressor, sector): ``baseline`` and ``best_origin`` (footprints today
+        and with every product from its best origin), ``savings`` = baseline - best_origin
+        (category, stressor; stressor units in coord ``unit``),
         ``savings_share`` = savings / baseline; ``best_region`` (category, sector; region
         code, "" where the category does not buy the product), ``moved_spend`` (category;
         MRIO money unit moved to another region). The method is described in the module
@@ -115,13 +119,14 @@ def savings_potential(mrio: MRIO, ledger: Ledger, concordance: Concordance,
     if target not in mrio.indicators:
         raise ValidationError(f"target {target!r} is not an indicator of the MRIO "
                               f"({list(mrio.indicators)[:10]})")
-    build = build_demand(mrio, ledger, concordance, prices, buyer_region)
+    build = as_procurement_demand(mrio, demand, concordance, prices, buyer_region)
     names = _indicators(mrio, stressors)
     y = build.y
     R, P, m = y.shape
-    y_best, best = best_origin_demand(mrio, y, buyer_region, target, min_market_share, market)
+    y_best, best = best_origin_demand(mrio, y, build.buyer_region, target, min_market_share,
+                                      market, buyer_shares=build.origin_shares)
     Y2 = np.concatenate([y.reshape(R * P, m), y_best.reshape(R * P, m)], axis=1)
-    E = batch_totals(mrio, Y2, names)                           # (k, 2m), one batched solve
+    E = mrio.cache.multiplier_rows(names) @ Y2                  # (k, 2m): E = M Y, no solve
     base, bo = E[:, :m].T, E[:, m:].T
     regions = np.array(list(mrio.regions) + [""], dtype=object)
     best_region = regions[best].T.astype(str)                  # (m, P), -1 -> ""
@@ -135,7 +140,7 @@ def savings_potential(mrio: MRIO, ledger: Ledger, concordance: Concordance,
          "savings_share": (cs, share, {"units": "1"}),
          "best_region": (("category", "sector"), best_region),
          "moved_spend": ("category", moved, {"units": build.attrs["money_unit"]})},
-        coords={"category": build.categories, "stressor": names, "unit": ("stressor", units),
+        coords={"category": list(build.categories), "stressor": names, "unit": ("stressor", units),
                 "sector": list(mrio.sectors)},
         attrs={**build.attrs, "target": target, "min_market_share": float(min_market_share),
                "market": market},

@@ -17,9 +17,8 @@ intensity  ``value``: fractional cut of the direct intensity ``S[:, j]`` of the 
            ``stressor`` (a base stressor; blank = all)
 ========== =============================================================================
 
-Demand levers change the right-hand side; all scenarios x categories (plus the baseline) are
-solved together: ``E = S (I - A)^-1 [y_0 y_1 ... y_N]`` (by the adjoint route ``E = M Y`` when
-there are fewer indicators than columns, :func:`~spendprint.procurement.batch.batch_totals`). Intensity levers use linearity
+Demand levers change the right-hand side; all scenarios x categories (plus the baseline) follow
+from the model's cached multipliers: ``E = M [y_0 y_1 ... y_N]``, no solve. Intensity levers use linearity
 in ``S`` with ``A`` unchanged (the supplier cuts its own emissions without changing its inputs):
 with ``S' = S - S diag(d)``, ``E' = S' L y = E - S (d * x)``, ``x = L y`` (one more batched
 solve, only for the scenarios that have intensity levers).
@@ -35,6 +34,7 @@ value, sector, to_sector, region, stressor`` (one lever per row).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +43,10 @@ import pandas as pd
 import xarray as xr
 
 from ..core.model import MRIO
-from ..errors import LedgerError
+from ..errors import LedgerError, ValidationError
 from ..io.tabular import read_table, read_yaml
 from ..labelled.footprints import _indicators
-from .batch import batch_totals
-from .concordance import Concordance
-from .demand import build_demand, origin_shares
-from .ledger import Ledger
-from .prices import Prices
+from .demand import ProcurementDemand, origin_shares
 from .regions import map_regions
 
 LEVERS = ("volume", "substitute", "origin", "intensity")
@@ -143,8 +139,9 @@ def _check(levers: pd.DataFrame, mrio: MRIO, categories: list[str]) -> list[str]
     return problems
 
 
-def apply_levers(mrio: MRIO, y: np.ndarray, categories: list[str], levers: pd.DataFrame,
-                 buyer_region: str) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+def apply_levers(mrio: MRIO, y: np.ndarray, categories: Sequence[str], levers: pd.DataFrame,
+                 buyer_region: str, buyer_shares: np.ndarray | None = None,
+                 ) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
     """Apply one scenario's demand levers to ``y`` (R, P, m); return the new demand and the
     intensity cuts as ``[(stressor or "", d (n, m))]`` (see module docstring)."""
     y = y.copy()
@@ -153,7 +150,7 @@ def apply_levers(mrio: MRIO, y: np.ndarray, categories: list[str], levers: pd.Da
     spos = {s: i for i, s in enumerate(mrio.sectors)}
     cpos = {c: i for i, c in enumerate(categories)}
     rmap = map_regions([r for r in levers["region"] if r], mrio.regions)
-    shares = None
+    shares = buyer_shares
     cuts: dict[str, np.ndarray] = {}
     for rec in levers.itertuples(index=False):
         if rec.lever not in LEVERS:
@@ -194,18 +191,77 @@ def apply_levers(mrio: MRIO, y: np.ndarray, categories: list[str], levers: pd.Da
     return y, out
 
 
-def run_scenarios(mrio: MRIO, ledger: Ledger, concordance: Concordance,
-                  scenarios: str | Path | pd.DataFrame | list | dict,
-                  prices: Prices | None = None, buyer_region: str = "NO",
+@dataclass
+class ScenarioBatch:
+    """Scenario demands built from the baseline demand, before anything is solved.
+
+    ``ys[i]`` (n, m) is scenario ``names[i]``'s demand; ``cuts[i]`` its intensity levers
+    ``[(stressor or "", d (n, m))]``. Scenarios with intensity levers need the outputs
+    ``x = L y_i`` (`output_columns`); everything else follows from the multipliers.
+    """
+
+    names: list[str]
+    ys: list[np.ndarray]
+    cuts: list[list[tuple[str, np.ndarray]]]
+    demand_key: str
+
+    def output_key(self, i: int) -> str:
+        return f"{self.demand_key}/scenario/{i}"
+
+    def output_columns(self) -> dict[str, np.ndarray]:
+        """Cache key -> demand columns of the scenarios whose intensity levers need ``L y``."""
+        return {self.output_key(i): self.ys[i] for i, cut in enumerate(self.cuts) if cut}
+
+
+def lever_table(scenarios: pd.DataFrame | list | dict) -> pd.DataFrame:
+    """The lever table of scenarios given as a table or as YAML-like records (files are read by
+    `read_scenarios`)."""
+    if isinstance(scenarios, (str, Path)):
+        raise ValidationError("scenarios are a lever table or records; read a file with "
+                              "spendprint.procurement.read_scenarios(path)")
+    if isinstance(scenarios, pd.DataFrame):
+        return _normalise(scenarios)
+    return scenarios_from_records(scenarios)
+
+
+def prepare_scenarios(mrio: MRIO, demand: ProcurementDemand,
+                      scenarios: pd.DataFrame | list | dict) -> ScenarioBatch:
+    """Check every lever against model and demand (all problems at once) and build the scenario
+    demands; no solve."""
+    demand.check_model(mrio)
+    levers = lever_table(scenarios)
+    problems = _check(levers, mrio, list(demand.categories))
+    if problems:
+        raise LedgerError(problems, "scenarios")
+    R, P, m = demand.y.shape
+    names = list(dict.fromkeys(levers["scenario"]))
+    ys, cuts = [], []
+    for s in names:
+        y_s, cut_s = apply_levers(mrio, np.array(demand.y), demand.categories,
+                                  levers[levers["scenario"] == s], demand.buyer_region,
+                                  buyer_shares=demand.origin_shares)
+        ys.append(y_s.reshape(R * P, m))
+        cuts.append(cut_s)
+    return ScenarioBatch(names=names, ys=ys, cuts=cuts, demand_key=demand.key)
+
+
+def run_scenarios(mrio: MRIO, demand: ProcurementDemand,
+                  scenarios: pd.DataFrame | list | dict | ScenarioBatch,
                   stressors: str | Sequence[str] | None = None) -> xr.Dataset:
-    """Footprints of every scenario and category, all in one batched solve.
+    """Footprints of every scenario and category, from the model's cached solves.
+
+    Totals are ``E = M [y_0 y_1 ... y_N]`` with the cached multiplier rows (no solve for
+    demand levers); scenarios with intensity levers take ``x = L y_i`` from the cache (one
+    forward solve for all of them, or none when the main job's `SolvePlan` solved them already).
 
     Parameters
     ----------
-    scenarios : path, DataFrame (lever table) or YAML-like records
-        See the module docstring for the levers and file layouts.
-    mrio, ledger, concordance, prices, buyer_region, stressors
-        As in `procurement_footprint`.
+    demand : ProcurementDemand
+        The baseline demand.
+    scenarios : DataFrame (lever table), YAML-like records, or a `ScenarioBatch`
+        See the module docstring for the levers; read files with `read_scenarios`.
+    stressors : str or list of str, optional
+        Indicators; default all of the model's.
 
     Returns
     -------
@@ -220,44 +276,30 @@ def run_scenarios(mrio: MRIO, ledger: Ledger, concordance: Concordance,
     LedgerError
         Every problem of the scenario file at once (with its row or scenario/lever number).
     """
-    if isinstance(scenarios, (str, Path)):
-        levers = read_scenarios(scenarios)
-    elif isinstance(scenarios, pd.DataFrame):
-        levers = _normalise(scenarios)
-    else:
-        levers = scenarios_from_records(scenarios)
-    build = build_demand(mrio, ledger, concordance, prices, buyer_region)
-    problems = _check(levers, mrio, build.categories)
-    if problems:
-        raise LedgerError(problems, "scenarios")
+    batch = scenarios if isinstance(scenarios, ScenarioBatch) else prepare_scenarios(
+        mrio, demand, scenarios)
+    if batch.demand_key != demand.key:
+        raise ValidationError("this ScenarioBatch was prepared for another demand")
     names = _indicators(mrio, stressors)
-    y = build.y
+    y = demand.y
     R, P, m = y.shape
     n = R * P
-    snames = list(dict.fromkeys(levers["scenario"]))
-    ys, cuts = [], []
-    for s in snames:
-        ys_, cuts_ = apply_levers(mrio, y, build.categories, levers[levers["scenario"] == s],
-                                  buyer_region)
-        ys.append(ys_.reshape(n, m))
-        cuts.append(cuts_)
+    snames, ys, cuts = batch.names, batch.ys, batch.cuts
     Y2 = np.concatenate([y.reshape(n, m), *ys], axis=1)          # (n, (1 + N) m)
-    E = batch_totals(mrio, Y2, names)                           # (k, (1 + N) m), one solve
+    E = mrio.cache.multiplier_rows(names) @ Y2                  # (k, (1 + N) m), E = M Y
     k_base = len(mrio.stressors)
     pos = mrio.indicator_positions(names)
-    with_cuts = [i for i, cut in enumerate(cuts) if cut]
-    if with_cuts:  # x = L y of the scenarios with intensity levers, one more batched solve
-        cols = np.concatenate([np.arange((i + 1) * m, (i + 2) * m) for i in with_cuts])
-        Xc = mrio.solver.solve(np.ascontiguousarray(Y2[:, cols]))
-        for a, i in enumerate(with_cuts):
-            Xi = Xc[:, a * m:(a + 1) * m]
-            for stressor, d in cuts[i]:
-                dF = np.zeros((k_base, m))
-                rows = range(k_base) if not stressor else [mrio.stressors.index(stressor)]
-                for r in rows:
-                    dF[r] = mrio.S[r] @ (d * Xi)
-                full = dF if mrio.C is None or not mrio.impacts else np.vstack([dF, mrio.C @ dF])
-                E[:, (i + 1) * m:(i + 2) * m] -= full[pos]
+    for i, cut in enumerate(cuts):
+        if not cut:
+            continue
+        Xi = mrio.cache.outputs(batch.output_key(i), ys[i])
+        for stressor, d in cut:
+            dF = np.zeros((k_base, m))
+            rows = range(k_base) if not stressor else [mrio.stressors.index(stressor)]
+            for r in rows:
+                dF[r] = mrio.S[r] @ (d * Xi)
+            full = dF if mrio.C is None or not mrio.impacts else np.vstack([dF, mrio.C @ dF])
+            E[:, (i + 1) * m:(i + 2) * m] -= full[pos]
     base = E[:, :m].T
     fp = E[:, m:].reshape(len(names), len(snames), m).transpose(1, 2, 0)  # (N, m, k)
     units = [dict(zip(mrio.indicators, mrio.indicator_units, strict=True))[s] for s in names]
@@ -269,10 +311,11 @@ def run_scenarios(mrio: MRIO, ledger: Ledger, concordance: Concordance,
         {"footprint": (scs, fp), "change": (scs, fp - base[None]),
          "change_share": (scs, share, {"units": "1"}),
          "baseline": (("category", "stressor"), base),
-         "spend": (("scenario", "category"), spend, {"units": build.attrs["money_unit"]}),
+         "spend": (("scenario", "category"), spend, {"units": demand.attrs["money_unit"]}),
          "total": (("scenario", "stressor"), fp.sum(axis=1)),
          "baseline_total": ("stressor", base.sum(axis=0))},
-        coords={"scenario": snames, "category": build.categories, "stressor": names,
+        coords={"scenario": snames, "category": list(demand.categories), "stressor": names,
                 "unit": ("stressor", units)},
-        attrs={**build.attrs, "method": "one batched solve; intensity levers by linearity in S"},
+        attrs={**demand.attrs,
+               "method": "E = M Y with the cached multipliers; intensity levers by linearity in S"},
     )
