@@ -10,6 +10,7 @@ import pytest
 
 import spendprint as sp
 from spendprint.errors import InputFileError
+from spendprint.io.detect import detect_format, read_mrio
 from spendprint.io.eora import is_eora26, read_eora26
 
 COUNTRIES = [("Afghanistan", "AFG"), ("Albania", "ALB"), ("Algeria", "DZA")]
@@ -129,6 +130,8 @@ def test_folder_with_indices_zip_and_year(tmp_path, year_zip):
     np.testing.assert_array_equal(a.dense_A(), read_eora26(year_zip[0]).dense_A())
     assert a.stressors == b.stressors
     assert is_eora26(z) and is_eora26(tmp_path / "eora") and not is_eora26(tmp_path / "none")
+    assert detect_format(z) == "eora26"
+    np.testing.assert_array_equal(read_mrio(tmp_path / "eora", year=YEAR).x, a.x)
     with zipfile.ZipFile(z) as zf:
         zf.extractall(tmp_path / "flat")
     with zipfile.ZipFile(tmp_path / "eora" / "indices.zip") as zf:

@@ -11,6 +11,7 @@ import pytest
 
 import spendprint as sp
 from spendprint.errors import InputFileError
+from spendprint.io.detect import detect_format, read_mrio
 from spendprint.io.gloria import is_gloria, read_gloria
 
 REGIONS = ["AUS", "BRA", "DYE"]  # DYE: an empty region, as in some GLORIA years
@@ -197,6 +198,8 @@ def test_extracted_folder_and_detection(tmp_path, release):
     a, b = read_gloria(flat), read_gloria(root)
     np.testing.assert_array_equal(a.dense_A(), b.dense_A())
     assert is_gloria(root) and is_gloria(flat) and not is_gloria(tmp_path / "nothing")
+    assert detect_format(root) == "gloria"
+    np.testing.assert_array_equal(read_mrio(root, year=YEAR).x, b.x)
 
 
 def test_bad_files_name_the_file(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 
 import spendprint as sp
 from spendprint.errors import InputFileError
+from spendprint.io.detect import detect_format, read_mrio
 from spendprint.io.wiod import is_wiod, read_wiod
 
 R13 = ["AUS", "ROM", "RoW"]  # ROM: early-year code of Romania
@@ -176,6 +177,8 @@ def test_2016_release_xlsb(tmp_path):
         zf.write(x, "WIOT2013_Nov16_ROW.xlsx")
     check_numbers(read_wiod(z, year=2014), f)
     assert is_wiod(z) and is_wiod(p) and not is_wiod(tmp_path / "nothing.xlsx")
+    assert detect_format(p) == detect_format(z) == "wiod"
+    np.testing.assert_array_equal(read_mrio(z, year=2014).x, f["x"])
     with pytest.raises(InputFileError, match="several WIOD world table"):
         read_wiod(z)
 

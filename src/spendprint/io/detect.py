@@ -83,11 +83,14 @@ def is_useeio(path: Path) -> bool:
 
 # ---- the table: one entry per line, sorted by name (other readers add their line here) ----------
 FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("eora26", lambda p: importlib.import_module(".eora", __package__).is_eora26(p), ".eora:read_eora26", "Eora26 year: Eora26_YYYY_bp.zip or folder with Eora26_YYYY_bp_T/FD/VA/Q/QY.txt and labels_*.txt (or indices.zip); a folder of years needs year="),  # noqa: E501
     Format("exiobase3", is_exiobase3, ".exiobase:read_exiobase3", "EXIOBASE 3 IOT zip (IOT_YYYY_pxp.zip) or folder with A.txt/Z.txt, Y.txt, x.txt, satellite/"),  # noqa: E501
     Format("figaro", lambda p: importlib.import_module(".figaro", __package__).looks_like_figaro(p), ".figaro:read_figaro", "Eurostat FIGARO matrix CSV (matrix_eu-ic-io_ind-by-ind_*.csv / prod-by-prod), a zip or folder holding it"),  # noqa: E501
+    Format("gloria", lambda p: importlib.import_module(".gloria", __package__).is_gloria(p), ".gloria:read_gloria", "GLORIA release folder: *_T-Results_YYYY_0VV_Markup001(full).csv, *_Y-, *_V-Results (zip or CSVs), optional *_TQ-/*_YQ-Results, GLORIA_ReadMe_0VV.xlsx"),  # noqa: E501
     Format("icio", lambda p: importlib.import_module(".icio", __package__).looks_like_icio(p), ".icio:read_oecd_icio", "OECD ICIO yearly CSV (ICIO2021_2018.csv, 2020.csv) or the OECD zip/folder of years (pass year=)"),  # noqa: E501
     Format("native", is_native, ".native_store:open_mrio", "spendprint Zarr store (folder with zarr.json) from `spendprint mrio import`/`synth`"),  # noqa: E501
     Format("useeio", is_useeio, ".useeio:read_useeio", "USEEIO API JSON folder: sectors.json, indicators.json, matrix/A.json, matrix/D.json or B.json+C.json"),  # noqa: E501
+    Format("wiod", lambda p: importlib.import_module(".wiod", __package__).is_wiod(p), ".wiod:read_wiod", "WIOD world table: wiotYY_row_apr12.xlsx (2013 release) or WIOTYYYY_Nov16_ROW.xlsb (2016), or a folder/zip of them (pass year=)"),  # noqa: E501
 )}
 
 
