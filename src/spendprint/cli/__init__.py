@@ -27,30 +27,68 @@ def _register_optional() -> None:
 _register_optional()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the typer app, turning user errors into exit code 2 without a traceback."""
-    try:
-        app(args=argv, standalone_mode=False)
-    except SpendprintError as exc:
-        console_err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-        return 2
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
-        return int(code or 0)
-    except typer.Abort:
-        console_err.print("aborted")
-        return 130
-    except KeyboardInterrupt:
-        console_err.print("interrupted")
-        return 130
-    except Exception as exc:  # click usage errors and real bugs
-        import click
+def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(ClickException, Abort, Exit) classes of click *and* of the copy typer bundles.
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
-        raise
+    typer >= 0.29 raises the exceptions of its own ``typer._click`` (not subclasses of click's),
+    older typer those of click; both are caught so a usage error is a short message and exit 2
+    with any typer the package allows.
+    """
+    import importlib
+
+    errors: list[type] = []
+    aborts: list[type] = [typer.Abort]
+    exits: list[type] = [typer.Exit]
+    for name in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        for attr, bucket in (("ClickException", errors), ("Abort", aborts), ("Exit", exits)):
+            cls = getattr(mod, attr, None)
+            if isinstance(cls, type) and cls not in bucket:
+                bucket.append(cls)
+    return tuple(errors), tuple(aborts), tuple(exits)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the typer app and map outcomes to exit codes.
+
+    0 success; 2 bad input ([SpendprintError][spendprint.errors.SpendprintError] or a usage error:
+    a one-line message, no traceback); 130 interrupted (Ctrl-C / SIGINT, after the commands'
+    ``finally`` blocks cleaned up); 1 a bug (traceback).
+    """
+    click_errors, aborts, exits = _click_exceptions()
+    try:
+        app(args=argv, standalone_mode=False, prog_name="spendprint")
+    except SpendprintError as exc:
+        console_err.print(f"[bold red]error:[/] {_short(exc)}", highlight=False, markup=True)
+        return 2
+    except KeyboardInterrupt:
+        console_err.print("interrupted", highlight=False)
+        return 130
+    except aborts:  # click turns a KeyboardInterrupt during the command into Abort
+        console_err.print("interrupted", highlight=False)
+        return 130
+    except exits as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    except click_errors as exc:
+        exc.show()
+        return 2
     return 0
+
+
+def _short(exc: BaseException, limit: int = 2000) -> str:
+    """The message, cut (a 9 MB category name is not echoed back); rich markup escaped."""
+    from rich.markup import escape
+
+    text = str(exc)
+    if len(text) > limit:
+        text = text[:limit] + f" ... ({len(text):,} characters)"
+    return escape(text)
 
 
 if __name__ == "__main__":  # pragma: no cover
