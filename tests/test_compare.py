@@ -84,6 +84,7 @@ def test_buyer_region_mapping():
     assert buyer_region_for("NO", ["NOR", "SWE"]) == ("NOR", "ISO3")
     assert buyer_region_for("Norway", ["NO", "SE"]) == ("NO", "ISO2")
     assert buyer_region_for("NO", ["US", "RoW"]) == ("RoW", "rest of world")
+    assert buyer_region_for("NO", ["US"]) == ("US", "only region")
     with pytest.raises(LabelMismatchError, match="US, CA"):
         buyer_region_for("NO", ["US", "CA"])
 

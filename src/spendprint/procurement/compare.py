@@ -41,12 +41,14 @@ def buyer_region_for(code: str, regions: Sequence[str]) -> tuple[str, str]:
 
     In order: the code itself (case-insensitive); its ISO-2 / ISO-3 forms (country_converter);
     its EXIOBASE 3 region (which is a rest-of-world region such as `WE` for a country EXIOBASE
-    does not resolve); a region labelled as the rest of the world (`ROW`, `RoW`, `WA`...).
+    does not resolve); a region labelled as the rest of the world (`ROW`, `RoW`, `WA`...); the
+    only region of a single-region model (e.g. USEEIO's `US`).
 
     Returns
     -------
     (region, how)
-        `how` is `"exact"`, `"ISO2"`, `"ISO3"`, `"EXIO3"` or `"rest of world"`.
+        `how` is `"exact"`, `"ISO2"`, `"ISO3"`, `"EXIO3"`, `"rest of world"` or
+        `"only region"`.
 
     Raises
     ------
@@ -69,6 +71,8 @@ def buyer_region_for(code: str, regions: Sequence[str]) -> tuple[str, str]:
     for r in regs:
         if _ROW.match(r):
             return r, "rest of world"
+    if len(regs) == 1:
+        return regs[0], "only region"
     raise LabelMismatchError(f"buyer region {code!r} maps to no region of the model and it has no "
                              f"rest-of-world region (regions: {', '.join(regs[:20])}"
                              f"{' ...' if len(regs) > 20 else ''})")
@@ -147,7 +151,8 @@ def compare_models(models: Mapping[str, MRIO], ledger: Ledger, concordance: Conc
             projected.append(name)
         reg, how = buyer_region_for(buyer_region, m.regions)
         regions[name] = {"region": reg, "how": how}
-        if how in ("rest of world", "EXIO3") and reg.upper() != buyer_region.upper():
+        if how in ("rest of world", "EXIO3", "only region") and \
+                reg.upper() != buyer_region.upper():
             notes.append(f"{name}: no region for buyer {buyer_region!r}; its region {reg!r} "
                          f"({how}) stands for it")
         ds = procurement_footprint(m, ledger, conc, prices=prices, buyer_region=reg,
