@@ -97,7 +97,7 @@ def sectors_(
     path: Path = typer.Argument(None, help="Native store or any importable database; the synthetic "
                                            "world (49 x 200, seed 0) when omitted."),
 ) -> None:
-    """Print the model's products, one per line (code, a tab and the name where it has codes)."""
+    """Print the model's products, one per line: `code<TAB>name` where the model has codes."""
     if path is None:
         from ..core.synthetic import synthetic_mrio
 
@@ -109,8 +109,7 @@ def sectors_(
         lines = [f"{code}\t{name}" for code, name in zip(m.sectors, names, strict=True)]
     else:
         lines = list(m.sectors)
-    for line in lines:
-        console.print(escape(line), highlight=False, soft_wrap=True)
+    typer.echo("\n".join(lines))  # plain text (tabs kept, no markup, no wrapping): pipe-able
 
 
 @mrio_app.command("synth")
