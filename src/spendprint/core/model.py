@@ -16,7 +16,7 @@ Sector order is region-major: sector ``i = r * P + p``. The container is immutab
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,9 @@ from ..errors import LabelMismatchError
 if TYPE_CHECKING:
     from .leontief import LeontiefSolver
     from .plan import SolveCache
+
+#: Writers of the I/O layer by format, registered by the modules that implement them.
+WRITERS: dict[str, Callable[[MRIO, Any], None]] = {}
 
 META_DEFAULTS: dict[str, Any] = {
     "source": "unknown",
@@ -168,10 +171,16 @@ class MRIO:
         return self
 
     def to_zarr(self, path: str | Any) -> None:
-        """Write the model to a native Zarr store (atomic; see :func:`spendprint.open_mrio`)."""
-        from ..io.native_store import write_mrio
+        """Write the model to a native Zarr store (atomic; see `spendprint.open_mrio`).
 
-        write_mrio(self, path)
+        The writer lives in the I/O layer (`spendprint.io.native_store.write_mrio`), which
+        registers itself in `WRITERS` when imported (``import spendprint`` does), so that the
+        core never imports the layers above it.
+        """
+        writer = WRITERS.get("zarr")
+        if writer is None:
+            raise RuntimeError("no native store writer registered: import spendprint first")
+        writer(self, path)
 
     def __repr__(self) -> str:
         return (f"<MRIO {self.meta.get('source')} {self.meta.get('year')}: "

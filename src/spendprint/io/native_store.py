@@ -131,3 +131,12 @@ def open_mrio(path: str | Path, validate: bool = False) -> MRIO:
     except ValidationError as exc:
         raise type(exc)(f"{path}: {exc}") from exc
     return m
+
+
+def _register() -> None:
+    from ..core.model import WRITERS
+
+    WRITERS["zarr"] = write_mrio
+
+
+_register()
