@@ -83,10 +83,13 @@ def info(
     shown = list(m.sectors) if sectors else list(m.sectors[:8])
     more = "" if sectors or len(m.sectors) <= 8 else " ... (--sectors lists all)"
     console.print(f"  sectors ({len(m.sectors)}): {escape(', '.join(shown))}{more}", highlight=False)
-    for name, unit in list(zip(m.indicators, m.indicator_units, strict=True))[:30]:
+    # every characterised impact, then the first 30 stressors (USEEIO has 2,412 flows)
+    pairs = list(zip(m.impacts, m.impact_units, strict=True))
+    pairs += list(zip(m.stressors, m.stressor_units, strict=True))[:30]
+    for name, unit in pairs:
         console.print(f"  indicator: {escape(name)} {escape(f'[{unit}]')}", highlight=False)
-    if len(m.indicators) > 30:
-        console.print(f"  ... {len(m.indicators) - 30} more indicators")
+    if len(m.stressors) > 30:
+        console.print(f"  ... {len(m.stressors) - 30} more stressors", highlight=False)
     if validate:
         console.print("validation:", highlight=False)
         _print_report(full_validate(m))
