@@ -65,6 +65,26 @@ def test_numbers_equal_separate_runs(world):
     assert (t["cv"].drop(TOTAL) > 0).any()
 
 
+def test_supplier_countries_mapped_per_model(world):
+    """The full demo ledger (suppliers in China, India, Germany, USA...) on ISO3-labelled models:
+    countries go to the model's own labels, those it lacks to its rest of the world."""
+    models, _, conc = world
+    ledger, _ = demo_inputs()
+    t = compare_models(models, ledger, conc)
+    assert any("ICIO" in n and "'Germany'" in n and "ROW" in n for n in t.attrs["notes"])
+    m = models["ICIO"]
+    lf = ledger.frame.copy()
+    by_hand = {"China": "CHN", "India": "IND", "": ""}
+    lf["supplier_country"] = pd.Categorical([by_hand.get(v, "ROW")
+                                             for v in lf["supplier_country"]])
+    ref = procurement_footprint(m, Ledger(frame=lf, source="x"),
+                                project_concordance(conc, "exiobase3_pxp", m),
+                                buyer_region="ROW", stressors=["CO2e"], by_origin=False)
+    r = ref["footprint"].sel(stressor="CO2e").to_series()
+    np.testing.assert_allclose(t["ICIO"].drop(TOTAL).to_numpy(), r.reindex(t.index.drop(TOTAL)),
+                               rtol=1e-12)
+
+
 def test_one_model_against_dense_solve(world):
     """The FIGARO-labelled model's footprint = S (I - A)^-1 y with numpy's dense solve."""
     models, ledger, conc = world

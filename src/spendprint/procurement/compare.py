@@ -78,6 +78,35 @@ def buyer_region_for(code: str, regions: Sequence[str]) -> tuple[str, str]:
                              f"{' ...' if len(regs) > 20 else ''})")
 
 
+def _localise(ledger: Ledger, conc: Concordance, regions: Sequence[str], name: str,
+              notes: list[str]) -> tuple[Ledger, Concordance]:
+    """Ledger supplier countries and concordance origin regions rewritten as the model's own
+    region labels (see [buyer_region_for][spendprint.procurement.compare.buyer_region_for]), so
+    models labelled `NOR`/`ROW` (ICIO, GLORIA) or `NO`/`FIGW1` (FIGARO) take the same inputs.
+    A country the model does not have goes to its rest-of-world region, noted in `notes`."""
+    mapping: dict[str, str] = {}
+    for v in {*ledger.frame["supplier_country"], *conc.frame["origin_region"]}:
+        if not str(v).strip():
+            continue
+        try:
+            reg, how = buyer_region_for(str(v), regions)
+        except LabelMismatchError:
+            continue  # left as written: procurement_footprint names the row
+        mapping[str(v)] = reg
+        if how in ("rest of world", "only region"):
+            notes.append(f"{name}: supplier/origin country {v!r} has no region; {reg!r} ({how}) "
+                         f"stands for it")
+    if not mapping:
+        return ledger, conc
+    lf = ledger.frame.copy()
+    sc = [mapping.get(str(v), v) for v in lf["supplier_country"]]
+    lf["supplier_country"] = (pd.Categorical(sc) if isinstance(lf["supplier_country"].dtype,
+                                                               pd.CategoricalDtype) else sc)
+    cf = conc.frame.copy()
+    cf["origin_region"] = [mapping.get(str(v), v) for v in cf["origin_region"]]
+    return Ledger(frame=lf, source=ledger.source), Concordance(frame=cf, source=conc.source)
+
+
 def _unit_of(mrio: MRIO, stressor: str, name: str) -> str:
     lookup = dict(zip(mrio.indicators, mrio.indicator_units, strict=True))
     if stressor not in lookup:
@@ -120,7 +149,8 @@ def compare_models(models: Mapping[str, MRIO], ledger: Ledger, concordance: Conc
         (footprint in the stressor's unit) and `min`, `max`, `mean`, `std` (population, ddof 0),
         `cv = std / mean` (coefficient of variation, NaN where the mean is 0) and
         `max_over_min`. `attrs`: `stressor`, `units` (per model), `regions` (the region used
-        for the buyer and how it was found, per model), `systems` (classification per model),
+        for the buyer and how it was found, per model; the ledger's supplier countries and the
+        concordance's origin regions are mapped the same way), `systems` (per model),
         `projected` (models whose concordance was projected), `notes` (e.g. a model with no
         region for the buyer uses its rest-of-world region; units that differ between models).
     """
@@ -155,7 +185,8 @@ def compare_models(models: Mapping[str, MRIO], ledger: Ledger, concordance: Conc
                 reg.upper() != buyer_region.upper():
             notes.append(f"{name}: no region for buyer {buyer_region!r}; its region {reg!r} "
                          f"({how}) stands for it")
-        ds = procurement_footprint(m, ledger, conc, prices=prices, buyer_region=reg,
+        led, conc = _localise(ledger, conc, m.regions, name, notes)
+        ds = procurement_footprint(m, led, conc, prices=prices, buyer_region=reg,
                                    stressors=[ind], by_origin=False)
         fp = ds["footprint"].sel(stressor=ind).to_series()
         cols[name] = fp.astype(np.float64)
