@@ -41,7 +41,7 @@ from ..errors import InputFileError
 from .icio import (
     coefficients,
     find_csv,
-    ones_matrix,
+    gather,
     per_output,
     read_labelled_matrix,
     region_major,
@@ -169,14 +169,13 @@ def read_figaro(path: str | Path, year: int | None = None) -> Any:
     if missing:
         raise InputFileError(label, f"{len(missing)} industry row(s) have no column, e.g. "
                                     f"{missing[0]}")
-    m_rows, m_cols = len(mat.rows), len(mat.cols)
-    Gr = ones_matrix((n, m_rows), r_dst, r_src)
-    Gw = ones_matrix((len(w_src), m_rows), list(range(len(w_src))), w_src)
-    Gc = ones_matrix((m_cols, n + len(regions) * f), zj + yj,
-               [pos[p] for p in z_pairs] + [n + reg_pos[r] * f + cat_pos[c] for r, c in y_pairs])
+    nc = n + len(regions) * f
+    c_dst = [pos[p] for p in z_pairs] + [n + reg_pos[r] * f + cat_pos[c] for r, c in y_pairs]
     V = mat.values
-    core = np.asarray((Gc.T @ (Gr @ V).T).T)
-    W = np.asarray((Gc.T @ (Gw @ V).T).T) if w_src else np.zeros((0, core.shape[1]))
+    del mat
+    core = gather(V, r_dst, r_src, n, c_dst, zj + yj, nc)
+    W = gather(V, list(range(len(w_src))), w_src, len(w_src), c_dst, zj + yj, nc)
+    del V
     Z, Y = np.ascontiguousarray(core[:, :n]), np.ascontiguousarray(core[:, n:])
     del core
     x = Z.sum(axis=1) + Y.sum(axis=1)

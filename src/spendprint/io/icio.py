@@ -218,10 +218,12 @@ def read_labelled_matrix(src: CsvSource) -> LabelledMatrix:
     for j in range(len(cols)):
         values[:, j] = table.column(j + 1).to_numpy(zero_copy_only=False)
     del table
-    np.nan_to_num(values, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)
-    if not np.isfinite(values).all():
-        r, c = (int(v) for v in np.argwhere(~np.isfinite(values))[0])
-        raise InputFileError(src.label, f"non-finite value at row {rows[r]!r}, column {cols[c]!r}")
+    if not np.isfinite(values).all():  # empty cells (null -> NaN) are zero; inf is an error
+        values[np.isnan(values)] = 0.0
+        if np.isinf(values).any():
+            r, c = (int(v) for v in np.argwhere(np.isinf(values))[0])
+            raise InputFileError(src.label, f"non-finite value at row {rows[r]!r}, column "
+                                            f"{cols[c]!r}")
     return LabelledMatrix(rows=rows, cols=cols, values=values)
 
 
@@ -252,6 +254,27 @@ def ones_matrix(shape: tuple[int, int], rows: Sequence[int], cols: Sequence[int]
 
     return sps.csr_array((np.ones(len(rows)), (np.asarray(rows, dtype=np.int64),
                                                np.asarray(cols, dtype=np.int64))), shape=shape)
+
+
+def gather(V: np.ndarray, r_dst: Sequence[int], r_src: Sequence[int], n_r: int,
+           c_dst: Sequence[int], c_src: Sequence[int], n_c: int) -> np.ndarray:
+    """``out[r_dst[i], c_dst[j]] += V[r_src[i], c_src[j]]`` for an (n_r x n_c) result.
+
+    One fancy-indexed copy when each destination is hit exactly once (a permutation: FIGARO,
+    ICIO without split regions); otherwise two sparse 0/1 products that sum the duplicates
+    (CN1 + CN2 + CHN).
+    """
+    rd, cd = np.asarray(r_dst, dtype=np.int64), np.asarray(c_dst, dtype=np.int64)
+    if (len(rd) == n_r and len(cd) == n_c and np.array_equal(np.sort(rd), np.arange(n_r))
+            and np.array_equal(np.sort(cd), np.arange(n_c))):
+        rs = np.empty(n_r, dtype=np.int64)
+        rs[rd] = np.asarray(r_src, dtype=np.int64)
+        cs = np.empty(n_c, dtype=np.int64)
+        cs[cd] = np.asarray(c_src, dtype=np.int64)
+        return V[rs[:, None], cs[None, :]]
+    Gr = ones_matrix((n_r, V.shape[0]), rd, r_src)
+    Gc = ones_matrix((V.shape[1], n_c), c_src, cd)
+    return np.ascontiguousarray(np.asarray((Gc.T @ (Gr @ V).T).T))
 
 
 def coefficients(Z: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -385,7 +408,7 @@ def read_oecd_icio(path: str | Path, year: int | None = None, edition: str | Non
 
     # 0/1 aggregation matrices: rows (n x file rows), columns (file columns x n or x R*f), so
     # the split regions add up and the order becomes region-major in one sparse product each
-    m_rows, m_cols = len(mat.rows), len(mat.cols)
+    m_rows = len(mat.rows)
     r_src = [i for i, _, _ in sec_rows]
     r_dst = [pos[(r, s)] for _, r, s in sec_rows]
     margin_of = {"va": 0, "tax": 1, "out": 2}
@@ -409,11 +432,10 @@ def read_oecd_icio(path: str | Path, year: int | None = None, edition: str | Non
             tot.append(j)
     nfd = len(regions) * f
     Gr = ones_matrix((n, m_rows), r_dst, r_src)
-    Gm = ones_matrix((3, m_rows), m_dst, m_src)
-    Gc = ones_matrix((m_cols, n + nfd), zj + yj, zt + [n + t for t in yt])
     V = mat.values
-    core = np.asarray((Gc.T @ (Gr @ V).T).T)       # n x (n + R f)
-    margins = np.asarray((Gc.T @ (Gm @ V).T).T)    # 3 x (n + R f)
+    c_dst = zt + [n + t for t in yt]
+    core = gather(V, r_dst, r_src, n, c_dst, zj + yj, n + nfd)     # n x (n + R f)
+    margins = gather(V, m_dst, m_src, 3, c_dst, zj + yj, n + nfd)  # 3 x (n + R f)
     Z, Y = np.ascontiguousarray(core[:, :n]), np.ascontiguousarray(core[:, n:])
     del core
     va, tax, tax_fd = margins[0, :n], margins[1, :n], margins[1, n:]
