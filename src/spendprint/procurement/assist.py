@@ -60,8 +60,14 @@ def _stem(w: str) -> str:
     return w
 
 
+#: Letters that Unicode does not decompose into a base letter and an accent.
+_FOLD = str.maketrans({"ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss",
+                       "đ": "d", "ł": "l", "Ł": "l", "þ": "th"})
+
+
 def _words(text: object) -> list[str]:
-    s = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
+    s = unicodedata.normalize("NFKD", str(text).translate(_FOLD))
+    s = s.encode("ascii", "ignore").decode().lower()
     return [w for w in re.findall(r"[a-z]+", s) if w not in STOP and len(w) > 1]
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LabelMismatchError, LedgerError, ValidationError
+from ..io.tabular import ROW_OFFSET
 
 #: The shipped concordance (package data).
 TABLE = "cpv_exiobase3.csv"
@@ -206,7 +207,8 @@ def cpv_concordance(frame: pd.DataFrame, sectors: Sequence[str] | None = None,
     Parameters
     ----------
     frame : DataFrame
-        Columns `category` and `cpv`; optional `amount`. Rows without a CPV code are skipped. A
+        Columns `category` and `cpv`; optional `amount`. The index gives the row numbers used in
+        messages (a default RangeIndex is numbered as spreadsheet rows, from 2). Rows without a CPV code are skipped. A
         category with several codes gets the codes' products weighted by the spend on each code
         (by `amount` when given and positive in total, else equally):
         `w(s) = sum_c a_c w_c(s) / sum_c a_c`.
@@ -230,6 +232,8 @@ def cpv_concordance(frame: pd.DataFrame, sectors: Sequence[str] | None = None,
     for col in ("category", "cpv"):
         if col not in frame.columns:
             raise LedgerError([f"{source}, field '{col}': required column is missing"], source)
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0:
+        frame = frame.set_axis(pd.RangeIndex(ROW_OFFSET, ROW_OFFSET + len(frame), name="row"))
     problems: list[str] = []
     cats = frame["category"].astype("string").fillna("").str.strip()
     raw = frame["cpv"]
