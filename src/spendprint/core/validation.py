@@ -124,10 +124,25 @@ def _A_values(mrio: MRIO) -> np.ndarray:
     return mrio.A.data if sps.issparse(mrio.A) else np.asarray(mrio.A)
 
 
+_BLOCK = 1024  # rows per block in the dense passes, so no n x n temporary is made
+
+
+def _row_blocks(arr: np.ndarray):
+    if arr.ndim < 2:
+        yield 0, arr
+        return
+    for start in range(0, arr.shape[0], _BLOCK):
+        yield start, arr[start:start + _BLOCK]
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    return all(bool(np.isfinite(block).all()) for _, block in _row_blocks(arr))
+
+
 def _check_finite(mrio: MRIO) -> None:
     for name in ("A", "x", "S", "Y", "F_Y", "C"):
         arr = _A_values(mrio) if name == "A" else getattr(mrio, name)
-        if arr is None:
+        if arr is None or _all_finite(np.asarray(arr)):
             continue
         bad = ~np.isfinite(arr)
         if bad.any():
@@ -142,9 +157,19 @@ def _check_finite(mrio: MRIO) -> None:
 
 # ---- spectral radius -------------------------------------------------------------------------
 def _abs_colsum(A: Any) -> np.ndarray:
+    """Column sums of `|A|` (dense: block by block, no n x n temporary)."""
+    return _abs_rmatvec(A, np.ones(A.shape[0]))
+
+
+def _abs_rmatvec(A: Any, v: np.ndarray) -> np.ndarray:
+    """`|A|^T v` (dense: block by block)."""
     if sps.issparse(A):
-        return np.asarray(abs(A).sum(axis=0)).ravel()
-    return np.abs(np.asarray(A)).sum(axis=0)
+        return np.asarray(abs(sps.csr_array(A)).T @ v).ravel()
+    A = np.asarray(A)
+    out = np.zeros(A.shape[1])
+    for start, block in _row_blocks(A):
+        out += np.abs(block).T @ v[start:start + block.shape[0]]
+    return out
 
 
 def power_bounds(A: Any, iterations: int = 200) -> tuple[float, float]:
@@ -155,12 +180,18 @@ def power_bounds(A: Any, iterations: int = 200) -> tuple[float, float]:
     bound also bounds `rho(A)`; the lower bound is a bound on `rho(A)` only when `A >= 0`.
     Each iteration costs one product with `|A|^T` (O(nnz)).
     """
-    B = abs(sps.csr_array(A)) if sps.issparse(A) else np.abs(np.asarray(A))
-    Bt = B.T  # iterate on columns: bounds on rho(B^T) = rho(B)
-    v = np.ones(B.shape[0])
+    if sps.issparse(A):
+        Bt = abs(sps.csr_array(A)).T.tocsr()  # iterate on columns: rho(B^T) = rho(B)
+
+        def step(v: np.ndarray) -> np.ndarray:
+            return Bt @ v
+    else:
+        def step(v: np.ndarray) -> np.ndarray:
+            return _abs_rmatvec(A, v)
+    v = np.ones(A.shape[0])
     lo, hi = 0.0, float("inf")
     for _ in range(iterations):
-        w = Bt @ v
+        w = step(v)
         ratio = w / v
         lo, hi = max(lo, float(ratio.min())), min(hi, float(ratio.max()))
         if hi - lo <= 1e-10 * max(hi, 1e-300):
@@ -261,7 +292,10 @@ def _worst_negatives(mrio: MRIO, A: Any, top: int = 3) -> tuple[int, float, list
         vals, rows, cols = vals[neg], rows[neg], cols[neg]
     else:
         arr = np.asarray(A)
-        rows, cols = np.nonzero(arr < 0)
+        parts = [(start + r, c) for start, block in _row_blocks(arr)
+                 for r, c in [np.nonzero(block < 0)]]
+        rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        cols = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
         vals = arr[rows, cols]
     order = np.argsort(vals, kind="stable")[:top]
     worst = [{"row": _where(mrio, int(rows[i])), "column": _where(mrio, int(cols[i])),
