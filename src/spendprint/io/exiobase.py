@@ -534,7 +534,7 @@ def _guess_meta(src: _Source, layout: str, n_sectors: int) -> dict[str, Any]:
 def _gross_output(core: np.ndarray, Y: np.ndarray, is_z: bool, label: str):
     """x when there is no ``x.txt``: ``x = Z 1 + Y 1`` from Z, or ``x = (I - A)^-1 Y 1`` from A.
 
-    Returns ``(x, how)``; raises :class:`InputFileError` if ``I - A`` is singular.
+    Returns ``(x, how)``; raises `InputFileError` if ``I - A`` is singular.
     """
     y = Y.sum(axis=1)
     if is_z:
@@ -724,18 +724,18 @@ def read_exiobase3(path: str | Path, stressors: Sequence[str] | str | None = Non
                      "core": Path(core_label).name})
         snames = tuple(names[i] for i in pick)
         sunits = tuple(units_all[i] for i in pick)
-        C, impacts, impact_units = standard_indicators(snames, sunits)
-        if "CO2e" not in snames and "CO2e" not in impacts:
+        C, imp_names, imp_units = standard_indicators(snames, sunits)
+        if "CO2e" not in snames and "CO2e" not in imp_names:
             # 3.9+ releases without impacts/: CO2e from the air emissions (GWP100, AR5)
-            C, impacts, impact_units = _add_ghg_from_air(C, impacts, impact_units, snames, sunits)
-            if "CO2e" in impacts:
+            C, imp_names, imp_units = _add_ghg_from_air(C, imp_names, imp_units, snames, sunits)
+            if "CO2e" in imp_names:
                 meta["co2e_from"] = "air emissions CO2 + 28 CH4 + 265 N2O (GWP100 AR5)"
         return MRIO(
             A=A, x=x, S=np.ascontiguousarray(S_all[pick]), regions=tuple(regions),
             sectors=tuple(sectors), stressors=snames, stressor_units=sunits, Y=ty.values,
             fd_categories=tuple(fd_categories),
             F_Y=None if F_Y_all is None else np.ascontiguousarray(F_Y_all[pick]),
-            C=C, impacts=impacts, impact_units=impact_units, meta=meta,
+            C=C, impacts=imp_names, impact_units=imp_units, meta=meta,
         )
     finally:
         src.close()

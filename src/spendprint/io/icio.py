@@ -25,7 +25,7 @@ money: value added per unit of output). Since every column of a balanced table s
 every sector, a check the tests use. Join emission intensities (e.g. the OECD's TECO2 data) to
 these sectors to use ICIO for footprints.
 
-Numbers are parsed with [pyarrow.csv][] (linear in file size, multi-threaded); empty cells are
+Numbers are parsed with `pyarrow.csv` (linear in file size, multi-threaded); empty cells are
 zero, as in the OECD's own readers. Negative entries (inventory changes, ``INVNT``) are kept.
 """
 
@@ -248,7 +248,8 @@ def region_major(pairs: Sequence[tuple[str, str]], label: str, what: str):
     return regions, items
 
 
-def ones_matrix(shape: tuple[int, int], rows: Sequence[int], cols: Sequence[int]):
+def ones_matrix(shape: tuple[int, int], rows: Sequence[int] | np.ndarray,
+                cols: Sequence[int] | np.ndarray) -> Any:
     """A sparse 0/1 matrix with ones at (rows[i], cols[i])."""
     import scipy.sparse as sps
 
@@ -454,8 +455,7 @@ def read_oecd_icio(path: str | Path, year: int | None = None, edition: str | Non
     A = coefficients(Z, x)
     ed, yr = _edition_year(src.name + " " + src.path.name, {c.upper() for c in mat.rows},
                            edition, year)
-    merged = sorted({split_code(c)[0] for c in mat.rows
-                     if split_code(c) and split_code(c)[0] in agg})
+    merged = sorted({p[0] for p in map(split_code, mat.rows) if p is not None and p[0] in agg})
     meta = {"source": "OECD ICIO", "version": ed, "edition": ed, "year": yr, "currency": "USD",
             "money_unit": "M USD", "price_basis": "basic", "system": "ixi",
             "x_from": x_from, "path": str(path),
