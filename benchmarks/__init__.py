@@ -1,1 +1,1 @@
-"""asv benchmarks and the pymrio comparison script (``python benchmarks/compare_pymrio.py``)."""
+"""asv benchmarks and the pymrio comparison script (``python -m benchmarks.compare_pymrio``)."""

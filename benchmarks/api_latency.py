@@ -1,6 +1,6 @@
 """Latency of a 100-category footprint request over HTTP on a loaded n = 9,800 model.
 
-    python benchmarks/api_latency.py [--data-dir DIR] [--requests 100] [--regions 49 --sectors 200]
+    python -m benchmarks.api_latency [--data-dir DIR] [--requests 100] [--regions 49 --sectors 200]
 
 Writes the synthetic world (``sp.synthetic_mrio()``, 49 x 200 = 9,800 sectors) to
 ``DIR/models/world`` if it is not there, starts ``spendprint serve`` on a free loopback port with

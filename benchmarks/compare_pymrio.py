@@ -20,7 +20,7 @@ absolute floor of 1e-12 of the largest value of each indicator.
 
 Usage::
 
-    python benchmarks/compare_pymrio.py --sizes 1000 4900 9800
+    python -m benchmarks.compare_pymrio --sizes 1000 4900 9800
 """
 
 from __future__ import annotations
@@ -125,11 +125,7 @@ def run(sizes: list[int], demands_m: int, seed: int, methods: list[str], rtol: f
         workdir: Path) -> list[dict]:
     import spendprint as sp
 
-    try:
-        from ._common import demands, shape_for
-    except ImportError:  # run as a script
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _common import demands, shape_for  # type: ignore[no-redef]
+    from ._common import demands, shape_for
 
     rows = []
     for n_req in sizes:
