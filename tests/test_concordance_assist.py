@@ -266,3 +266,16 @@ def test_cli_suggest_and_check(tmp_path, capsys, monkeypatch):
     assert "missing.csv" in capsys.readouterr().err
     assert _main("suggest", str(LEDGER)) == 0
     assert "Surgical gloves" in capsys.readouterr().out
+
+
+def test_check_against_a_model():
+    from spendprint.core.synthetic import synthetic_mrio
+
+    m = synthetic_mrio(regions=3, sectors=200, seed=0)
+    df = pd.DataFrame({"category": ["Gloves", "Meds"],
+                       "sector": [RP, "Chemicals nec"], "weight": [1, 1],
+                       "origin_region": ["Norway", "Germany"]})
+    r = check(df, m.sectors, regions=m.regions, source="c.csv")
+    assert r.problems == ["c.csv row 3, field 'origin_region': 'Germany' maps to no region of "
+                          "the model"]
+    assert check(df.iloc[:1], m.sectors, regions=m.regions).ok

@@ -111,8 +111,11 @@ def _vectors(docs: list[list[str]], vocab: dict[str, int], idf: np.ndarray) -> s
 def _index(sectors: tuple[str, ...]) -> _Index:
     labels = cpv_labels()
     pos = {fold(s): i for i, s in enumerate(sectors)}
-    codes, texts = [], []
-    pc, ps, pw = [], [], []
+    codes: list[str] = []
+    texts: list[str] = []
+    pc: list[int] = []
+    ps: list[int] = []
+    pw: list[float] = []
     table = _by_prefix()
     for code, lab in labels.items():
         p = next((code[:n] for n in range(8, 1, -1) if code[:n] in table), None)
@@ -461,10 +464,10 @@ def check(concordance_frame: pd.DataFrame, sectors: Sequence[str] | None = None,
     for c in dict.fromkeys(cat[ok]):
         if c in badcat:
             continue
-        s = float(sums[c])
-        if abs(s - 1.0) > WEIGHT_TOL:
+        total = float(sums[c])
+        if abs(total - 1.0) > WEIGHT_TOL:
             problems.append(f"{source} rows {', '.join(map(str, rows[c]))}, field 'weight': "
-                            f"weights of category {c!r} sum to {s:.6g}, not 1")
+                            f"weights of category {c!r} sum to {total:.6g}, not 1")
     if "origin_region" in df.columns and regions is not None:
         from .regions import map_regions
 

@@ -239,7 +239,9 @@ def cpv_concordance(frame: pd.DataFrame, sectors: Sequence[str] | None = None,
     raw = frame["cpv"]
     amount = (pd.to_numeric(frame["amount"], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
               if "amount" in frame.columns else np.ones(len(frame)))
-    acc: dict[str, dict[str, list]] = {}
+    Key = tuple[str, str, tuple[tuple[str, float], ...]]  # (code, prefix, products)
+    spend: dict[str, dict[Key, float]] = {}
+    total: dict[str, float] = {}
     cache: dict[Any, tuple[str, str, list[tuple[str, float]]] | str] = {}
     for row, cat, val, a in zip(frame.index, cats.to_numpy(), raw.to_numpy(dtype=object), amount,
                                 strict=True):
@@ -259,24 +261,22 @@ def cpv_concordance(frame: pd.DataFrame, sectors: Sequence[str] | None = None,
         if not cat:
             continue  # the ledger reports empty categories
         c, p, pairs = hit
-        entry = acc.setdefault(cat, {"codes": {}, "total": 0.0, "n": 0})
-        entry["codes"].setdefault((c, p, tuple(pairs)), 0.0)
-        entry["codes"][(c, p, tuple(pairs))] += max(float(a), 0.0)
-        entry["total"] += max(float(a), 0.0)
-        entry["n"] += 1
+        k = (c, p, tuple(pairs))
+        codes = spend.setdefault(cat, {})
+        codes[k] = codes.get(k, 0.0) + max(float(a), 0.0)
+        total[cat] = total.get(cat, 0.0) + max(float(a), 0.0)
     if problems:
         raise LedgerError(problems, source)
     rows = []
-    for cat, entry in acc.items():
-        codes = entry["codes"]
-        equal = entry["total"] <= 0
-        denom = len(codes) if equal else entry["total"]
+    for cat, codes in spend.items():
+        equal = total[cat] <= 0
+        denom = len(codes) if equal else total[cat]
         per: dict[str, float] = {}
         used: dict[str, list[str]] = {}
         pref: dict[str, list[str]] = {}
-        for (c, p, pairs), a in codes.items():
+        for (c, p, prods), a in codes.items():
             share = (1.0 if equal else a) / denom
-            for s, w in pairs:
+            for s, w in prods:
                 per[s] = per.get(s, 0.0) + share * w
                 used.setdefault(s, []).append(c)
                 pref.setdefault(s, []).append(p)
