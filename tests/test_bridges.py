@@ -167,3 +167,11 @@ def test_icio_editions_labels():
     xbar = dict(zip(split, m2023.x.reshape(-1, P).sum(axis=0), strict=True))
     assert set(got.index) == {"C24A", "C24B"}
     assert got["C24A"] == pytest.approx(xbar["C24A"] / (xbar["C24A"] + xbar["C24B"]), rel=1e-14)
+
+
+def test_concordance_project_method_is_the_projection():
+    conc = demo_inputs()[1]
+    dst = target_model("figaro64")
+    a = conc.project(HUB, dst).frame
+    b = project_concordance(conc, HUB, dst).frame
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))

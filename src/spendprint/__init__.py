@@ -20,6 +20,7 @@ from .errors import (
     SpendprintError,
     ValidationError,
 )
+from .io.download import download
 from .io.exiobase import read_exiobase3
 from .io.native_store import open_mrio
 from .io.pymrio_interop import from_pymrio, to_pymrio
@@ -49,6 +50,8 @@ from .procurement import (
     run_scenarios,
     savings_potential,
 )
+from .procurement.bridges import classification_of, load_bridge, project_concordance
+from .procurement.compare import compare_models, spread_chart
 from .uncertainty import Uncertainty, monte_carlo, procurement_monte_carlo, summarise
 
 __version__ = "0.1.0"
@@ -57,12 +60,14 @@ __all__ = [
     # model, solver, engine, I/O
     "MRIO", "LeontiefSolver", "SolveCache", "SolvePlan", "aggregate", "as_demand", "footprint",
     "leontief", "multipliers", "open_mrio", "read_exiobase3", "from_pymrio", "to_pymrio",
-    "synthetic_mrio", "validate",
+    "synthetic_mrio", "validate", "download",
     # procurement
     "Ledger", "Concordance", "Prices", "ProcurementDemand", "procurement_demand",
     "procurement_footprint", "hotspots", "savings_potential", "prepare_scenarios",
     "read_scenarios", "run_scenarios", "labour_risk", "read_risk_table", "risk_intensity",
     "demo_inputs",
+    # several models
+    "classification_of", "load_bridge", "project_concordance", "compare_models", "spread_chart",
     # uncertainty and supply-chain paths
     "Uncertainty", "monte_carlo", "procurement_monte_carlo", "summarise", "structural_paths",
     "structural_paths_by_category", "risk_paths", "path_tree", "production_layers",

@@ -122,6 +122,15 @@ class Concordance:
     def origin_mapping(self, mrio: MRIO) -> dict[str, str | None]:
         return map_regions([v for v in set(self.frame["origin_region"]) if v], mrio.regions)
 
+    def project(self, src: MRIO | str, dst: MRIO) -> Concordance:
+        """This concordance, written for ``src``'s products (a model or a classification name
+        such as ``"exiobase3_pxp"``), projected onto ``dst``'s classification; weights split by
+        ``dst``'s output where one product maps to several (see
+        [project_concordance][spendprint.procurement.bridges.project_concordance])."""
+        from .bridges import project_concordance
+
+        return project_concordance(self, src, dst)
+
     def __len__(self) -> int:
         return len(self.frame)
 
