@@ -162,3 +162,13 @@ def test_bad_files_name_the_file(tmp_path, year_zip):
         read_eora26(bad)
     with pytest.raises(InputFileError, match="price"):
         read_eora26(bad, price="xx")
+    # a non-finite number in Q
+    members[f"Eora26_{YEAR}_bp_VA.txt"] = _txt(w["VA"])
+    q = w["Q"].copy()
+    q[1, 3] = np.nan
+    members[f"Eora26_{YEAR}_bp_Q.txt"] = _txt(q)
+    with zipfile.ZipFile(bad, "w") as zf:
+        for k, v in members.items():
+            zf.writestr(k, v)
+    with pytest.raises(InputFileError, match=r"_Q\.txt: non-finite value at row 2, column 4"):
+        read_eora26(bad)

@@ -169,8 +169,8 @@ def iter_numeric_blocks(fh: IO[bytes], label: str, ncols: int, delimiter: str = 
     Raises
     ------
     InputFileError
-        A row with another number of fields, or a field that is not a number (empty fields too):
-        the message names the file and the row.
+        A row with another number of fields, a field that is not a number (empty fields too), or
+        a non-finite number: the message names the file and the row.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -196,7 +196,8 @@ def iter_numeric_blocks(fh: IO[bytes], label: str, ncols: int, delimiter: str = 
                     read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK),
                     parse_options=pacsv.ParseOptions(delimiter=delimiter),
                     convert_options=pacsv.ConvertOptions(column_types=types,
-                                                         include_columns=include),
+                                                         include_columns=include,
+                                                         null_values=[""]),
                 )
             except (pa.ArrowInvalid, pa.ArrowException) as exc:
                 raise _locate_error(exc, label, chunk, r0, len(names), delimiter) from exc
@@ -208,7 +209,12 @@ def iter_numeric_blocks(fh: IO[bytes], label: str, ncols: int, delimiter: str = 
                     col = next(j for j, c in enumerate(batch.columns) if c.null_count)
                     row = r0 + int(np.flatnonzero(batch.column(col).is_null())[0])
                     raise InputFileError(label, f"empty value at row {row + 1}, column {col + 1}")
-                yield r0, np.asarray(batch.to_tensor(row_major=True))
+                values = np.asarray(batch.to_tensor(row_major=True))
+                if not np.isfinite(values).all():  # "nan", "inf" parse as floats
+                    r, c = (int(v) for v in np.argwhere(~np.isfinite(values))[0])
+                    raise InputFileError(label, f"non-finite value at row {r0 + r + 1}, "
+                                                f"column {c + 1}")
+                yield r0, values
                 r0 += m
             del table
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
@@ -262,9 +268,6 @@ def read_numeric(files: FileSet, name: str, shape: tuple[int, int], delimiter: s
             seen = r0 + len(block)
     if seen != shape[0]:
         raise InputFileError(label, f"truncated: {seen} rows, expected {shape[0]}")
-    if out is not None and not np.isfinite(out).all():
-        r, c = (int(v) for v in np.argwhere(~np.isfinite(out))[0])
-        raise InputFileError(label, f"non-finite value at row {r + 1}, column {c + 1}")
     return out
 
 

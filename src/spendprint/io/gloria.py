@@ -194,8 +194,6 @@ def read_gloria(path: str | Path, year: int | None = None, *,
                 v_vals.append(sub[rr, cc])
 
         read_numeric(files, t_name, (nT, nT), ",", on_block=take_T)
-        if not np.isfinite(U).all():
-            raise InputFileError(files.label(t_name), "non-finite values in the use block")
 
         def cat(parts: list[np.ndarray], dt: type) -> np.ndarray:
             return np.concatenate(parts) if parts else np.zeros(0, dt)
