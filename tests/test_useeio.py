@@ -227,6 +227,11 @@ def test_detection_dispatch_and_native_round_trip(tmp_path):
         read_mrio(tmp_path)
     with pytest.raises(sp.InputFileError, match="unknown format 'gloriax'"):
         read_mrio(folder, format="gloriax")
+    # a folder that two detectors accept is not guessed at
+    (folder / "A.txt").write_text("")
+    with pytest.raises(sp.InputFileError, match=r"several formats \(exiobase3, useeio\)"):
+        read_mrio(folder)
+    assert read_mrio(folder, format="useeio").sectors == m.sectors
 
 
 def test_cli_import_and_sectors_of_a_useeio_folder(tmp_path, monkeypatch, capsys):

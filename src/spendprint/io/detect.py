@@ -73,6 +73,8 @@ def is_exiobase3(path: Path) -> bool:
         if any((path / c).is_file() for c in core):
             return True
         return any(d.is_dir() and any((d / c).is_file() for c in core) for d in path.iterdir())
+    if path.name.upper().startswith("IOT_") and path.suffix.lower() == ".zip":
+        return True  # the reader says what is wrong with a damaged download
     return any(n.rsplit("/", 1)[-1] in ("A.txt", "Z.txt") for n in _zip_names(path))
 
 
@@ -99,24 +101,33 @@ def _expected() -> str:
 
 
 def detect_format(path: str | Path) -> str:
-    """The name of the first format in `FORMATS` whose detector accepts `path`.
+    """The name of the one format in `FORMATS` whose detector accepts `path`.
 
     Raises
     ------
     InputFileError
-        `path` does not exist, or no format matches (the message lists each format and what it
-        expects).
+        `path` does not exist, several formats match (pass `format=`), or none matches (the
+        message lists each format and what it expects).
     """
     p = Path(path)
     if not p.exists():
         raise InputFileError(p, f"no such file or folder. Known formats: {_expected()}")
+    matches = []
     for f in FORMATS.values():
         try:
             if f.detect(p):
-                return f.name
+                matches.append(f.name)
         except OSError:
             continue
-    raise InputFileError(p, f"not a recognised MRIO database; pass --format. Known formats: "
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise InputFileError(p, f"looks like several formats ({', '.join(matches)}); pass "
+                                f"--format (format=) to choose")
+    hint = ""
+    if p.is_file() and p.suffix.lower() == ".zip" and not zipfile.is_zipfile(p):
+        hint = " (it is not a readable zip archive: the download may be incomplete)"
+    raise InputFileError(p, f"not a recognised MRIO database{hint}; pass --format. Known formats: "
                             f"{_expected()}")
 
 
