@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     ``finally`` blocks cleaned up); 1 a bug (traceback).
     """
     click_errors, aborts, exits = _click_exceptions()
+    _interrupt_on_sigint()
     try:
-        app(args=argv, standalone_mode=False, prog_name="spendprint")
+        rv = app(args=argv, standalone_mode=False, prog_name="spendprint")
     except SpendprintError as exc:
         console_err.print(f"[bold red]error:[/] {_short(exc)}", highlight=False, markup=True)
         return 2
@@ -78,7 +79,28 @@ def main(argv: list[str] | None = None) -> int:
     except click_errors as exc:
         exc.show()
         return 2
+    # typer >= 0.29 turns a KeyboardInterrupt into Exit(130) and, outside standalone mode,
+    # *returns* an Exit's code instead of raising it
+    if isinstance(rv, int) and not isinstance(rv, bool):
+        if rv == 130:
+            console_err.print("interrupted", highlight=False)
+        return rv
     return 0
+
+
+def _interrupt_on_sigint() -> None:
+    """SIGINT raises KeyboardInterrupt in this process, whatever the parent left it as.
+
+    A shell starts background jobs with SIGINT ignored, and Python then keeps it ignored, so a
+    SIGINT sent to the run did nothing and it finished with exit 0; some native libraries reset
+    it to the default action, which kills the process without cleaning up. The CLI promises exit
+    130 after cleaning up, so the Python handler is installed explicitly (main thread only).
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _short(exc: BaseException, limit: int = 2000) -> str:
