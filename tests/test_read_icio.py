@@ -160,7 +160,8 @@ def test_2023_edition_in_a_zip_of_years_with_zero_output_sector(tmp_path):
     assert [ln.split(",")[0] for ln in head[-3:]] == ["TLS", "VA", "OUT"]
     with pytest.raises(sp.InputFileError, match="found 2 .*2019.csv, 2020.csv.*year="):
         read_oecd_icio(zp)
-    m = read_oecd_icio(zp, year=2020, edition="2023")
+    m = read_oecd_icio(zp, year=2020)
+    assert read_oecd_icio(zp, year=2019, edition="2023e").meta["version"] == "2023e"
     Z, Y, x = tables[2020]
     assert m.sectors == tuple(SECTORS_2023)  # codes with their own underscore survive
     assert (m.meta["version"], m.meta["year"], m.meta["x_from"]) == ("2023", 2020, "OUTPUT row")

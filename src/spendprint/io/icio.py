@@ -453,8 +453,8 @@ def read_oecd_icio(path: str | Path, year: int | None = None, edition: str | Non
     F = np.vstack([va, tax])
     S = per_output(F, x)
     A = coefficients(Z, x)
-    ed, yr = _edition_year(src.name + " " + src.path.name, {c.upper() for c in mat.rows},
-                           edition, year)
+    # the CSV's own name first (a zip named "ICIO-2016-2020" holds years, not an edition)
+    ed, yr = _edition_year(src.name, {c.upper() for c in mat.rows}, edition, year)
     merged = sorted({p[0] for p in map(split_code, mat.rows) if p is not None and p[0] in agg})
     meta = {"source": "OECD ICIO", "version": ed, "edition": ed, "year": yr, "currency": "USD",
             "money_unit": "M USD", "price_basis": "basic", "system": "ixi",
