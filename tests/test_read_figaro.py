@@ -141,3 +141,54 @@ def test_read_mrio_dispatches(tmp_path):
     p = _write(tmp_path / "matrix_eu-ic-io_ind-by-ind_23ed_2021.csv", INDUSTRIES, Z, Y, W, WY)
     assert detect_format(p) == "figaro"
     np.testing.assert_allclose(read_mrio(p).x, x, rtol=1e-14)
+
+
+def _flatfile(path, sectors, Z, Y, W, WY, item="Ii"):
+    """The long layout: one line per nonzero cell, in shuffled order, with Eurostat's columns."""
+    codes = [(c, s) for c in COUNTRIES for s in sectors]
+    fds = [(c, u) for c in COUNTRIES for u in FIGARO_FD_CODES]
+    body = np.vstack([np.hstack([Z, Y]), np.hstack([W, WY])])
+    rows = codes + [("W2", w) for w in W2]
+    cols = codes + fds
+    lines = [(f"{ra}_{ri}", f"{ca}_{ci}", ra, ri, ca, ci, repr(float(body[i, j])))
+             for i, (ra, ri) in enumerate(rows) for j, (ca, ci) in enumerate(cols)
+             if body[i, j] or j < len(codes)]  # zero final-demand cells left out
+    order = np.random.default_rng(1).permutation(len(lines))
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["icioiRow", "icioiCol", "refArea", f"row{item}", "counterpartArea",
+                    f"col{item}", "obsValue"])
+        w.writerows(lines[k] for k in order)
+    return path
+
+
+@pytest.mark.parametrize("item", ["Ii", "Pi"])
+def test_flatfile_equals_matrix_file(tmp_path, item):
+    sectors = INDUSTRIES if item == "Ii" else PRODUCTS
+    Z, Y, W, WY, x = _table(len(COUNTRIES), len(sectors), seed=8, zero_sector=2)
+    kind = "ind-by-ind" if item == "Ii" else "prod-by-prod"
+    mat = read_figaro(_write(tmp_path / f"matrix_eu-ic-io_{kind}_24ed_2022.csv", sectors,
+                             Z, Y, W, WY))
+    flat_csv = _flatfile(tmp_path / f"flatfile_eu-ic-io_{kind}_24ed_2022.csv", sectors,
+                         Z, Y, W, WY, item)
+    zp = tmp_path / f"flatfile_eu-ic-io_{kind}_24ed_2022.zip"
+    with zipfile.ZipFile(zp, "w") as zf:
+        zf.write(flat_csv, flat_csv.name)
+    for src in (flat_csv, zp):
+        m = read_figaro(src)
+        assert m.regions == mat.regions and m.sectors == mat.sectors
+        assert m.stressors == mat.stressors and m.fd_categories == mat.fd_categories
+        for name in ("A", "x", "S", "Y", "F_Y"):
+            np.testing.assert_array_equal(getattr(m, name), getattr(mat, name))
+        assert (m.meta["version"], m.meta["year"], m.meta["system"]) == (
+            "24ed", 2022, "ixi" if item == "Ii" else "pxp")
+
+
+def test_flatfile_problems(tmp_path):
+    p = tmp_path / "flatfile_eu-ic-io_ind-by-ind_2022.csv"
+    p.write_text("refArea,rowIi,counterpartArea,colIi,obsValue\nAT,A01,AT,A01,1\nAT,A01,AT,A01,2\n")
+    with pytest.raises(sp.InputFileError, match=r"\(AT_A01, AT_A01\) appears on more than one"):
+        read_figaro(p)
+    p.write_text("refArea,rowIi,colIi,obsValue\nAT,A01,A01,1\n")
+    with pytest.raises(sp.InputFileError, match="without a counterpartArea column"):
+        read_figaro(p)

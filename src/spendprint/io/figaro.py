@@ -21,6 +21,11 @@ prefix (``CPA_A01``), which the sector labels keep. Codes split at the first und
 households, ``P3_S15`` NPISH final consumption, ``P51G`` gross fixed capital formation, ``P5M``
 changes in inventories and valuables (may be negative; kept).
 
+From the 2024 edition Eurostat also (or only) publishes the long "flatfile" layout,
+``flatfile_eu-ic-io_ind-by-ind_24ed_2022.csv``: one line per cell with the columns ``refArea,
+rowIi, counterpartArea, colIi, obsValue`` (``rowPi``/``colPi`` for products); it is pivoted into
+the same matrix (see [read_flatfile][spendprint.io.figaro.read_flatfile]).
+
 Gross output is not a row of the file: ``x = Z 1 + Y 1`` (which equals the column total ``1' Z
 + 1' W`` of a balanced table). FIGARO has no environmental extension in this file; the primary
 inputs (the ``W2_*`` rows, money) are kept as stressors, named by code and meaning
@@ -39,6 +44,8 @@ import numpy as np
 
 from ..errors import InputFileError
 from .icio import (
+    CsvSource,
+    LabelledMatrix,
     coefficients,
     find_csv,
     gather,
@@ -62,7 +69,87 @@ FIGARO_PRIMARY_INPUTS = {
     "B2A3G": "Operating surplus and mixed income, gross",
 }
 _TOTALS = ("TOTAL", "OUTPUT", "P1", "TS_BP")
-_NAME_RX = r"(matrix|figaro).*\.csv$"
+_NAME_RX = r"(matrix|flatfile|figaro).*\.csv$"
+
+
+#: Columns of Eurostat's long "flatfile" layout: row area and item, column area and item, value.
+FLAT_COLUMNS = {"refArea": ("refArea",), "row": ("rowIi", "rowPi", "rowIp"),
+                "counterpartArea": ("counterpartArea",), "col": ("colIi", "colPi", "colIp"),
+                "obsValue": ("obsValue",)}
+
+
+def read_flatfile(src: CsvSource) -> LabelledMatrix:
+    """Pivot a FIGARO flatfile (one value per line) into the labelled matrix of the matrix layout.
+
+    Each line holds ``refArea, rowIi, counterpartArea, colIi, obsValue`` (products: ``rowPi`` /
+    ``colPi``; other columns are ignored); row code ``refArea_rowIi`` and column code
+    ``counterpartArea_colIi`` as in the matrix file; pairs absent from the file are zero, a pair
+    given twice is an error. Rows and columns are put in the order of the matrix files: codes
+    sorted (``AR, AT, ..., FI, FIGW1, FR``; ``A01, A02, ...``), the ``W2_*`` primary-input rows
+    last in their published order, final-demand columns after the industries.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    with src.open() as fh:
+        header = fh.readline().decode("utf-8-sig").rstrip("\r\n").split(",")
+    header = [h.strip().strip('"') for h in header]
+    pick = {}
+    for key, options in FLAT_COLUMNS.items():
+        hit = next((o for o in options if o in header), None)
+        if hit is None:
+            raise InputFileError(src.label, f"flatfile without a {'/'.join(options)} column "
+                                            f"(header: {header[:8]})")
+        pick[key] = hit
+    types = {pick[k]: pa.string() for k in ("refArea", "row", "counterpartArea", "col")}
+    types[pick["obsValue"]] = pa.float64()
+    try:
+        with src.open() as fh:
+            table = pacsv.read_csv(
+                str(src.path) if src.member is None else fh,
+                convert_options=pacsv.ConvertOptions(include_columns=list(pick.values()),
+                                                     column_types=types, null_values=[""],
+                                                     strings_can_be_null=False))
+    except pa.ArrowInvalid as exc:
+        raise InputFileError(src.label, f"cannot be parsed: {str(exc).splitlines()[0]}") from exc
+
+    def codes(area: str, item: str):
+        joined = pc.binary_join_element_wise(table.column(pick[area]), table.column(pick[item]),
+                                             "_")
+        enc = pc.dictionary_encode(joined).combine_chunks()
+        return enc.dictionary.to_pylist(), enc.indices.to_numpy(zero_copy_only=False)
+
+    rows, ri = codes("refArea", "row")
+    cols, ci = codes("counterpartArea", "col")
+    # the order of the matrix files: codes sorted (AR, AT, ..., FI, FIGW1, FR; A01, A02, ...),
+    # primary-input rows after the industries in their published order
+    prim = list(FIGARO_PRIMARY_INPUTS)
+
+    def key(code: str):
+        area, _, item = code.partition("_")
+        return (item in prim, prim.index(item) if item in prim else 0, area, item)
+
+    ri, rows = _reorder(ri, rows, key)
+    ci, cols = _reorder(ci, cols, lambda c: (c.partition("_")[2] in FIGARO_FD_CODES, c))
+    vals = table.column(pick["obsValue"]).to_numpy(zero_copy_only=False)
+    vals = np.where(np.isnan(vals), 0.0, vals)
+    flat = ri.astype(np.int64) * len(cols) + ci
+    if np.unique(flat).size != flat.size:
+        dup = int(flat[np.argmax(np.bincount(flat))])
+        raise InputFileError(src.label, f"({rows[dup // len(cols)]}, {cols[dup % len(cols)]}) "
+                                        "appears on more than one line")
+    values = np.zeros((len(rows), len(cols)))
+    values.ravel()[flat] = vals
+    return LabelledMatrix(rows=[str(r) for r in rows], cols=[str(c) for c in cols], values=values)
+
+
+def _reorder(idx: np.ndarray, labels: list[str], key) -> tuple[np.ndarray, list[str]]:
+    """Relabel dictionary indices so that the labels come sorted by ``key``."""
+    order = sorted(range(len(labels)), key=lambda i: key(labels[i]))
+    new_pos = np.empty(len(labels), dtype=np.int64)
+    new_pos[order] = np.arange(len(labels))
+    return new_pos[idx], [labels[i] for i in order]
 
 
 def read_figaro(path: str | Path, year: int | None = None) -> Any:
@@ -71,8 +158,9 @@ def read_figaro(path: str | Path, year: int | None = None) -> Any:
     Parameters
     ----------
     path : str or Path
-        ``matrix_eu-ic-io_ind-by-ind_*.csv`` / ``matrix_eu-ic-io_prod-by-prod_*.csv``, a zip
-        holding it, or a folder.
+        ``matrix_eu-ic-io_ind-by-ind_*.csv`` / ``matrix_eu-ic-io_prod-by-prod_*.csv`` or the
+        long ``flatfile_eu-ic-io_*.csv`` (recognised by its ``obsValue`` column), a zip holding
+        it, or a folder.
     year : int, optional
         Year to pick when the zip/folder holds several files (also overrides the year read from
         the file name).
@@ -94,8 +182,10 @@ def read_figaro(path: str | Path, year: int | None = None) -> Any:
     """
     from ..core.model import MRIO
 
-    src = find_csv(path, "FIGARO matrix CSV", _NAME_RX, year)
-    mat = read_labelled_matrix(src)
+    src = find_csv(path, "FIGARO matrix or flatfile CSV", _NAME_RX, year)
+    with src.open() as fh:
+        head = fh.readline().decode("utf-8-sig")
+    mat = read_flatfile(src) if "obsValue" in head else read_labelled_matrix(src)
     label = src.label
     fd_codes = set(FIGARO_FD_CODES)
 
