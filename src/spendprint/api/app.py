@@ -10,6 +10,10 @@ Routes (see ``docs/http-api.md``):
   ``DELETE /jobs/{id}`` -- need a key; a key sees only its own jobs.
 
 The layer holds no maths: it validates, authorises, calls the Python API and serialises.
+
+``/docs`` (Swagger UI) and ``/redoc`` load their scripts from ``/docs-assets``, files installed
+with the package ``fastapi-offline`` (see ``spendprint/data/README_API_ASSETS.md``): no CDN, no
+web fonts. CORS is off unless ``cors_origins`` lists browser origins.
 """
 
 from __future__ import annotations
@@ -179,6 +183,7 @@ def create_app(settings: Settings) -> FastAPI:
                 log.exception("could not preload model %s", name)
 
     app = FastAPI(
+        docs_url=None, redoc_url=None,
         title="spendprint HTTP API",
         version=__version__,
         description=("Supply-chain footprints of procurement with EE-MRIO models: models, "
@@ -189,6 +194,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.spendprint = state
     install_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_credentials=False, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+                           max_age=600)
+    _install_docs(app)
     require_key, read_access = key_dependencies(state.keys, settings.public_reads)
     reader = Depends(read_access)
 
@@ -272,6 +285,55 @@ def create_app(settings: Settings) -> FastAPI:
 
     _install_routes(app, state, require_key)
     return app
+
+
+def docs_assets_dir():
+    """The folder of the Swagger UI and ReDoc files (package ``fastapi-offline``), or None."""
+    try:
+        import fastapi_offline
+    except ImportError:
+        return None
+    from pathlib import Path
+
+    folder = Path(fastapi_offline.__file__).parent / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
+def _install_docs(app: FastAPI) -> None:
+    """``/docs`` and ``/redoc`` served from installed files (never a CDN)."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    assets = docs_assets_dir()
+    if assets is not None:
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    def missing() -> HTMLResponse:
+        return HTMLResponse("<p>API docs need the package fastapi-offline (it ships Swagger UI "
+                            "and ReDoc); the OpenAPI schema is at <a href='/openapi.json'>"
+                            "/openapi.json</a>.</p>", status_code=503)
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        if assets is None:
+            return missing()
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json",
+                                   title=f"{app.title} - Swagger UI",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        if assets is None:
+            return missing()
+        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json",
+                              title=f"{app.title} - ReDoc",
+                              redoc_js_url="/docs-assets/redoc.standalone.js",
+                              redoc_favicon_url="/docs-assets/favicon.png",
+                              with_google_fonts=False)
 
 
 def _install_routes(app: FastAPI, state: AppState, require_key) -> None:

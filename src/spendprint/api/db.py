@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +38,14 @@ CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created);
 
 
 def init_db(path: Path) -> None:
-    """Create the tables if needed and switch the file to WAL (readers never block the writer)."""
+    """Create the tables if needed and switch the file to WAL (readers never block the writer).
+
+    The database holds API key hashes and submitted ledgers: it is created (and kept) readable
+    by its owner only (0600; SQLite gives its ``-wal`` and ``-shm`` files the same mode).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    secure_file(path)
     con = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
     try:
         con.execute("PRAGMA busy_timeout=30000")
@@ -46,6 +53,17 @@ def init_db(path: Path) -> None:
         con.executescript(SCHEMA)
     finally:
         con.close()
+    for suffix in ("-wal", "-shm"):
+        secure_file(path.with_name(path.name + suffix))
+
+
+def secure_file(path: Path, mode: int = 0o600) -> None:
+    """``chmod mode`` when ``path`` exists and is more open (an older server made it 0644)."""
+    try:
+        if path.stat().st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+    except FileNotFoundError:
+        pass
 
 
 @contextlib.contextmanager

@@ -5,6 +5,10 @@
   and what the request asked for;
 * :class:`spendprint.errors.SpendprintError` (bad input found by the library) -> 422 with the message;
 * request validation errors -> 422 without echoing the input back;
+* [TableTooLargeError][spendprint.io.tabular.TableTooLargeError] (header too wide, line too long)
+  -> 413;
+* every text that goes back is cut to [MAX_ECHO][spendprint.api.http_errors.MAX_ECHO] characters
+  (a 9 MB category name is not echoed in an 18 MB body);
 * anything else -> 500 with no internals.
 """
 
@@ -19,8 +23,29 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LedgerError, SpendprintError
+from ..io.tabular import TableTooLargeError
 
 log = logging.getLogger("spendprint.api")
+
+#: Most characters of any message sent back; values inside it are cut to MAX_VALUE.
+MAX_ECHO = 2000
+MAX_VALUE = 200
+
+
+def truncate(text: Any, limit: int = MAX_ECHO) -> str:
+    """``str(text)`` cut to ``limit`` characters, saying how long it was."""
+    s = str(text)
+    return s if len(s) <= limit else s[:limit] + f"... ({len(s):,} characters)"
+
+
+def _clip(obj: Any, depth: int = 0) -> Any:
+    if isinstance(obj, str):
+        return truncate(obj, MAX_VALUE)
+    if isinstance(obj, dict) and depth < 4:
+        return {truncate(k, MAX_VALUE): _clip(v, depth + 1) for k, v in list(obj.items())[:50]}
+    if isinstance(obj, list | tuple) and depth < 4:
+        return [_clip(v, depth + 1) for v in list(obj)[:50]]
+    return obj if isinstance(obj, int | float | bool | type(None)) else truncate(obj, MAX_VALUE)
 
 
 class ApiError(Exception):
@@ -28,6 +53,7 @@ class ApiError(Exception):
 
     def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None,
                  **extra: Any) -> None:
+        detail = truncate(detail)
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
         self.headers, self.extra = headers, extra
@@ -57,11 +83,15 @@ def install_handlers(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return json_error(exc.status, exc.body(), exc.headers)
 
+    @app.exception_handler(TableTooLargeError)
+    async def _too_large(request: Request, exc: TableTooLargeError) -> JSONResponse:
+        return json_error(413, {"error": "limit_exceeded", "detail": truncate(exc)})
+
     @app.exception_handler(SpendprintError)
     async def _spendprint_error(request: Request, exc: SpendprintError) -> JSONResponse:
-        body: dict[str, Any] = {"error": "invalid_input", "detail": str(exc)}
+        body: dict[str, Any] = {"error": "invalid_input", "detail": truncate(exc)}
         if isinstance(exc, LedgerError):
-            body["problems"] = exc.problems[:200]
+            body["problems"] = _clip(list(exc.problems[:200]))
         return json_error(422, body)
 
     @app.exception_handler(ValueError)
@@ -72,15 +102,16 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
-                   "type": str(e.get("type", ""))} for e in exc.errors()[:50]]
+        errors = [{"loc": [truncate(p, MAX_VALUE) for p in list(e.get("loc", ()))[:10]],
+                   "msg": truncate(e.get("msg", ""), MAX_VALUE),
+                   "type": truncate(e.get("type", ""), MAX_VALUE)} for e in exc.errors()[:50]]
         detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
         return json_error(422, {"error": "invalid_request", "detail": detail, "errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return json_error(exc.status_code, {"error": code, "detail": str(exc.detail)},
+        return json_error(exc.status_code, {"error": code, "detail": truncate(exc.detail)},
                           getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

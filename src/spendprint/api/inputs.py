@@ -123,15 +123,20 @@ def ledger_from_rows(state: AppState, rows: list[LedgerRow]):
 
 def ledger_from_csv(state: AppState, data: bytes, filename: str = "ledger.csv"):
     """A ledger from an uploaded CSV file (header row; columns as for ``Ledger.read``)."""
+    from ..io.tabular import check_text_table
     from ..procurement import Ledger
 
     if not data.strip():
         raise InputFileError(filename, "the uploaded ledger is empty")
+    # one linear pass: header width and line length capped (413) before pandas sees the bytes
+    check_text_table(filename, ",", data=data, max_columns=256)
     try:
         text = data.decode("utf-8-sig")
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
-        raise InputFileError(filename, f"cannot read as CSV: {exc}") from exc
+        raise InputFileError(filename, f"cannot read as CSV: {str(exc)[:300]}") from exc
+    if len(df) == 0:
+        raise InputFileError(filename, "the uploaded ledger has a header but no data rows")
     check_rows(state, len(df))
     return Ledger.from_frame(df, source=filename)
 

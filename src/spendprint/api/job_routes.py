@@ -1,8 +1,13 @@
-"""Routes of Monte Carlo jobs: submit, list, status, result, cancel (see :mod:`.jobs`)."""
+"""Routes of Monte Carlo jobs: submit, list, status, result, cancel or delete (see ``job_store``).
+
+Bounded work: a Monte Carlo job is refused at submission (413) when samples x categories x
+indicators exceed ``max_sample_cells`` or its memory estimate exceeds ``job_memory_budget``;
+results are streamed from disk (CSV in row batches, Parquet as the file) and refused (413) above
+``max_result_bytes``.
+"""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -43,11 +48,13 @@ def snapshot(state: AppState, req: JobRequest) -> dict[str, Any]:
     ledger, concordance, prices = resolve(state, req)
     with state.computing():
         mrio = state.models.get(req.model)
-        procurement_demand(mrio, ledger, concordance, prices=prices, buyer_region=req.buyer_region)
+        y = procurement_demand(mrio, ledger, concordance, prices=prices,
+                               buyer_region=req.buyer_region)
     if req.stressors:
         mrio.indicator_positions(list(req.stressors))
     if req.kind == "monte_carlo":
         uncertainty_from(req.uncertainty)  # raises on bad parameters
+        check_job_size(state, mrio, y, req)
     return {
         "ledger": ledger_rows_of(ledger),
         "concordance": _frame_rows(concordance.frame),
@@ -62,6 +69,28 @@ def snapshot(state: AppState, req: JobRequest) -> dict[str, Any]:
 
 #: Monte Carlo samples of a job that does not say.
 DEFAULT_SAMPLES = 1000
+#: Rows of a CSV result streamed per batch.
+CSV_BATCH_ROWS = 65_536
+#: Bytes per CSV row assumed when estimating a download (labels and a float of 17 digits).
+CSV_ROW_BYTES = 48
+
+
+def check_job_size(state: AppState, mrio, y, req: JobRequest) -> None:
+    """413 when the job's samples x categories x indicators or its memory estimate are too big."""
+    from ..uncertainty.montecarlo import estimate_memory
+
+    settings = state.settings
+    m = int(y.sizes.get("category", 1)) if hasattr(y, "sizes") else 1
+    k = len(req.stressors) if req.stressors else len(mrio.indicators)
+    cells = int(req.samples or DEFAULT_SAMPLES) * m * k
+    if cells > settings.max_sample_cells:
+        raise LimitExceeded(413, "max_sample_cells", settings.max_sample_cells, cells,
+                            f"samples x categories x indicators ({req.samples} x {m} x {k})")
+    need = estimate_memory(mrio, y, int(req.samples or DEFAULT_SAMPLES), req.chunk_size,
+                           stressors=list(req.stressors) if req.stressors else None)
+    if need > settings.job_memory_budget:
+        raise LimitExceeded(413, "job_memory_budget", settings.job_memory_budget, need,
+                            "the job's estimated Monte Carlo memory (bytes)")
 
 ResultFormatQ = Annotated[Format | None, Query(description="json: summaries; csv or parquet: the "
                                                            "samples.")]
@@ -72,7 +101,7 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
     settings = state.settings
     store = JobStore(settings.db_path)
     manager = JobManager(store, settings.data_dir, settings.jobs_dir, workers=settings.job_workers,
-                         threads=settings.job_threads)
+                         threads=settings.job_threads, retention_s=settings.job_retention_s)
     state.jobs = manager
     writer = Depends(require_key)
 
@@ -115,14 +144,19 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
 
     @app.delete("/jobs/{job_id}", response_model=JobStatus, tags=["jobs"])
     def cancel_job(job_id: str, key: KeyInfo = writer) -> JobStatus:
-        """Cancel a queued or running job (409 if it has already finished)."""
+        """Cancel a queued or running job; delete a finished one and its files (it is then 404).
+
+        The answer is the job's last status (``cancelled`` for an active job; for a finished one
+        its final status with ``message = "deleted"``).
+        """
         row = own(job_id, key)
         previous = store.cancel(job_id)
-        if previous not in ACTIVE:
-            raise ApiError(409, "conflict", f"job {job_id} has already finished ({previous})",
-                           job_status=previous)
-        manager.cancel(job_id)
-        return _status(store.get(job_id) or row)
+        if previous in ACTIVE:
+            manager.cancel(job_id)
+            return _status(store.get(job_id) or row)
+        if not manager.delete(job_id):  # deleted meanwhile by another request or the retention
+            raise ApiError(404, "not_found", f"no job {job_id!r} for this API key")
+        return _status({**row, "message": "deleted"})
 
     @app.get("/jobs/{job_id}/result", tags=["jobs"],
              responses={200: {"content": {"application/json": {}, "text/csv": {},
@@ -154,12 +188,46 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
                             media_type="application/json")
         samples = wdir / "samples.parquet"
         if samples.exists():
-            import pandas as pd
-
-            df = pd.read_parquet(io.BytesIO(samples.read_bytes()))
+            return stream_samples(samples, fmt, job_id, settings.max_result_bytes)
         else:
             import xarray as xr
 
             ds = xr.Dataset.from_dict(json.loads((wdir / "summary.json").read_text()))
             df = long_table(ds, tuple(ds.dims))
         return table_response(df, fmt, filename=f"job-{job_id}")
+
+
+def stream_samples(path, fmt: Format, job_id: str, max_bytes: int):
+    """The per-sample table of a job, streamed from its Parquet file (memory: one row batch)."""
+    import pyarrow.parquet as pq
+    from fastapi.responses import FileResponse, StreamingResponse
+
+    from .tables import CSV_MEDIA, PARQUET_MEDIA
+
+    pf = pq.ParquetFile(path)
+    rows = pf.metadata.num_rows
+    if fmt is Format.parquet:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LimitExceeded(413, "max_result_bytes", max_bytes, size,
+                                "the Parquet result (bytes)")
+        return FileResponse(path, media_type=PARQUET_MEDIA, filename=f"job-{job_id}.parquet")
+    estimate = rows * CSV_ROW_BYTES
+    if estimate > max_bytes:
+        raise ApiError(413, "limit_exceeded",
+                       f"the CSV result of {rows:,} rows would be about {estimate:,} bytes, above "
+                       f"the limit max_result_bytes = {max_bytes:,}; use format=parquet or the "
+                       f"JSON summaries", limit="max_result_bytes", maximum=max_bytes,
+                       requested=estimate)
+
+    def batches():
+        first = True
+        for batch in pf.iter_batches(batch_size=CSV_BATCH_ROWS):
+            df = batch.to_pandas()
+            yield df.to_csv(index=False, header=first).encode()
+            first = False
+        if first:  # no rows: the header alone
+            yield ",".join(pf.schema_arrow.names).encode() + b"\n"
+
+    return StreamingResponse(batches(), media_type=CSV_MEDIA,
+                             headers={"Content-Disposition": f'attachment; filename="job-{job_id}.csv"'})

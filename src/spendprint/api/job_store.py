@@ -8,7 +8,11 @@ Life of a job: ``queued`` -> ``running`` -> ``done`` | ``failed`` | ``cancelled`
 * A dispatcher thread in the server starts up to ``job_workers`` worker processes
   (``python -m spendprint.api.worker DATA_DIR JOB_ID``, see :mod:`.worker`); each writes its
   progress and its outcome to the database and its results under ``jobs/<id>/``.
-* ``DELETE /jobs/{id}`` marks the job ``cancelled`` and terminates its process.
+* ``DELETE /jobs/{id}`` marks an active job ``cancelled`` and terminates its process; on a
+  finished job it deletes the job and its files.
+* Finished jobs older than ``job_retention_s`` are deleted with their files by the dispatcher.
+* Files: ``jobs/`` and each job's folder are 0700, the worker runs with umask 077 (its results
+  are 0600).
 * At start-up, jobs left ``running`` by a previous server (killed, crashed) go back to ``queued``:
   the worker resumes from the job's Zarr store, so finished chunks are not computed again. A
   worker whose server died exits by itself, and a per-job lock file keeps two workers of the same
@@ -125,6 +129,21 @@ class JobStore:
                 (status, error, message[:500], time.time(), status, job_id))
             return cur.rowcount > 0
 
+    def delete(self, job_id: str) -> bool:
+        """Delete a finished job's row (an active one is left alone)."""
+        with connect(self.db_path) as con:
+            cur = con.execute(f"DELETE FROM jobs WHERE id = ? AND status IN {FINISHED}", (job_id,))
+            return cur.rowcount > 0
+
+    def purge(self, older_than: float) -> list[str]:
+        """Delete finished jobs that finished before ``older_than`` (epoch s); their ids."""
+        with connect(self.db_path) as con:
+            ids = [r["id"] for r in con.execute(
+                f"SELECT id FROM jobs WHERE status IN {FINISHED} AND COALESCE(finished, created) < ?",
+                (older_than,))]
+            con.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
+        return ids
+
     def cancel(self, job_id: str) -> str | None:
         """Cancel an active job; return its previous status (None if there is no such job)."""
         with connect(self.db_path) as con:
@@ -141,8 +160,11 @@ class JobManager:
     """Starts worker processes for queued jobs and watches them (one dispatcher thread)."""
 
     def __init__(self, store: JobStore, data_dir: Path, jobs_dir: Path, workers: int = 1,
-                 threads: int = 1, poll_s: float = 0.2) -> None:
+                 threads: int = 1, poll_s: float = 0.2, retention_s: float = 0,
+                 purge_every_s: float = 60.0) -> None:
         self.store, self.data_dir, self.jobs_dir = store, Path(data_dir), Path(jobs_dir)
+        self.retention_s, self.purge_every_s = float(retention_s), float(purge_every_s)
+        self._last_purge = 0.0
         self.workers, self.poll_s = max(1, int(workers)), poll_s
         self.threads = max(1, int(threads))
         self._procs: dict[str, subprocess.Popen] = {}
@@ -153,6 +175,8 @@ class JobManager:
 
     # ---- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
+        self.jobs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.jobs_dir, 0o700)
         resumed = self.store.requeue_running()
         if resumed:
             log.warning("resuming %d job(s) left running: %s", len(resumed), resumed)
@@ -180,6 +204,7 @@ class JobManager:
         while not self._stop.is_set():
             try:
                 self._reap()
+                self.purge()
                 while len(self._procs) < self.workers and not self._stop.is_set():
                     job_id = self.store.claim_next()
                     if job_id is None:
@@ -190,19 +215,41 @@ class JobManager:
             self._wake.wait(self.poll_s)
             self._wake.clear()
 
+    def purge(self, force: bool = False) -> list[str]:
+        """Delete finished jobs older than the retention (at most every ``purge_every_s``)."""
+        now = time.time()
+        if self.retention_s <= 0 or (not force and now - self._last_purge < self.purge_every_s):
+            return []
+        self._last_purge = now
+        ids = self.store.purge(now - self.retention_s)
+        for job_id in ids:
+            shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+        if ids:
+            log.info("removed %d finished job(s) past the retention of %g s", len(ids),
+                     self.retention_s)
+        return ids
+
+    def delete(self, job_id: str) -> bool:
+        """Delete a finished job and its files."""
+        ok = self.store.delete(job_id)
+        if ok:
+            shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+        return ok
+
     def _spawn(self, job_id: str) -> None:
         wdir = self.jobs_dir / job_id
-        wdir.mkdir(parents=True, exist_ok=True)
+        wdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         env = dict(os.environ)
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS"):
             env[var] = str(self.threads)
-        logf = open(wdir / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+        fd = os.open(wdir / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        logf = os.fdopen(fd, "ab")  # handed to the child
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "spendprint.api.worker", str(self.data_dir), job_id],
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True)
+                start_new_session=True, umask=0o077)
         finally:
             logf.close()
         with self._lock:

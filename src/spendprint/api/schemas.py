@@ -136,7 +136,8 @@ class ProcurementInputs(BaseModel):
         None, description="A prices name, inline price tables, or null for the defaults.")
     buyer_region: Annotated[str, Field(min_length=1, max_length=64)] = "NO"
     stressors: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        None, max_length=100, description="Indicators to compute (default: all of the model).")
+        None, min_length=1, max_length=100,
+        description="Indicators to compute (default: all of the model); an empty list is a 422.")
 
 
 class FootprintRequest(ProcurementInputs):

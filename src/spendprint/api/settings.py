@@ -8,6 +8,11 @@ Example ``settings.toml``::
     max_ledger_rows = 20000     # 413 above this
     max_samples = 5000          # 422 above this (Monte Carlo samples per job)
     max_jobs_per_key = 2        # 429 when a key has this many queued or running jobs
+    max_sample_cells = 5000000  # 413 above: samples x categories x indicators of one job
+    job_memory_budget = 4294967296  # 413 above: the job's Monte Carlo memory estimate (bytes)
+    max_result_bytes = 268435456    # 413 above: a result download (CSV estimated, Parquet file)
+    job_retention_s = 604800    # finished jobs and their files are removed after a week (0: kept)
+    cors_origins = ["https://dashboard.example.org"]  # browser origins allowed (none by default)
 """
 
 from __future__ import annotations
@@ -60,6 +65,20 @@ class Settings:
     dask_scheduler: str = ""
     #: Dask workers of a LocalCluster a job process starts for itself (0: none, local scheduler).
     dask_local_workers: int = 0
+    #: Most Monte Carlo result cells (samples x categories x indicators) of one job (413 above):
+    #: 5 million cells are 40 MB of float64 samples and a CSV of about 250 MB.
+    max_sample_cells: int = 5_000_000
+    #: Memory budget of one job's Monte Carlo (bytes; 413 at submission when
+    #: ``spendprint.uncertainty.montecarlo.estimate_memory`` exceeds it, and passed to the run).
+    job_memory_budget: int = 4 << 30
+    #: Largest result download (bytes): the CSV size is estimated from the rows before it is
+    #: streamed, a Parquet result is its file size (413 above, with a hint).
+    max_result_bytes: int = 256 << 20
+    #: Seconds a finished (done, failed, cancelled) job and its files are kept (0: forever).
+    job_retention_s: int = 7 * 86_400
+    #: Browser origins allowed to call the API (CORS); none by default. ``*`` allows any origin
+    #: (keys are sent as headers, never cookies, so credentials are not allowed).
+    cors_origins: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

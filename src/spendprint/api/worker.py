@@ -107,7 +107,7 @@ def run_monte_carlo(row: dict[str, Any], settings, wdir: Path, progress) -> Any:
         return monte_carlo(mrio, y, uncertainty_from(spec["uncertainty"]), samples=spec["samples"],
                            seed=spec["seed"], chunk_size=spec["chunk_size"], client=client,
                            store=str(wdir / "mc.zarr"), stressors=spec["stressors"],
-                           progress=report)
+                           progress=report, memory_budget=settings.job_memory_budget)
     finally:
         close()
 
@@ -234,7 +234,11 @@ def main(argv: list[str]) -> int:
             t0 = time.perf_counter()
             ds = fn(row, settings, wdir, progress)
             write_results(ds, wdir)
-            store.finish(job_id, "done", message=f"finished in {time.perf_counter() - t0:.1f} s")
+            flagged = ds.attrs.get("flagged_samples") if hasattr(ds, "attrs") else None
+            note = (f"; {flagged} of {ds.attrs.get('samples')} samples flagged (fallback or "
+                    f"non-physical)" if flagged is not None else "")
+            store.finish(job_id, "done",
+                         message=f"finished in {time.perf_counter() - t0:.1f} s{note}")
         except SpendprintError as exc:
             store.finish(job_id, "failed", error=str(exc))
         except Exception as exc:

@@ -19,6 +19,7 @@ YAML 1.1's booleans ``yes/no/on/off/y/n`` are plain strings there, so the region
 from __future__ import annotations
 
 import csv
+import io
 import re
 import zipfile
 from importlib import resources
@@ -110,8 +111,11 @@ def _short(exc: BaseException, limit: int = 300) -> str:
 
 
 def check_text_table(path: str | Path, sep: str = ",", *, max_columns: int = MAX_COLUMNS,
-                     max_line_bytes: int = MAX_LINE_BYTES) -> list[str]:
+                     max_line_bytes: int = MAX_LINE_BYTES, data: bytes | None = None) -> list[str]:
     """Check a CSV/TSV file's header width and line lengths in one linear pass; its header names.
+
+    ``data``: check these bytes (an upload) instead of reading ``path``, which then only names
+    the source in messages.
 
     Work and memory are ``O(file size)`` and ``O(max_line_bytes)``: the file is read in blocks of
     1 MiB and only the distance between newlines is tracked (a quoted field spanning lines counts
@@ -130,7 +134,7 @@ def check_text_table(path: str | Path, sep: str = ",", *, max_columns: int = MAX
     run = 0  # bytes since the last newline
     line_no = 1
     first = True
-    with open(path, "rb") as fh:
+    with (io.BytesIO(data) if data is not None else open(path, "rb")) as fh:
         while block := fh.read(1 << 20):
             start = 0
             while True:
