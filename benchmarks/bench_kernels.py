@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spendprint.kernels.registry import REGISTRY
+from spendprint.kernels.kernel_registry import REGISTRY
 
 _NAMES = sorted(REGISTRY)
 _SIZES = sorted({s for e in REGISTRY.values() for s in e.sizes})

@@ -36,7 +36,7 @@ def _tiny_params(cls) -> list[tuple]:
     names = list(getattr(cls, "param_names", []))
     params = cls.params if names and isinstance(cls.params[0], list) else [cls.params]
     if names == ["kernel", "n"]:
-        from spendprint.kernels.registry import REGISTRY
+        from spendprint.kernels.kernel_registry import REGISTRY
 
         return [(k, min(REGISTRY[k].sizes)) for k in params[0]]
     return [tuple(120 if nm == "n" else vals[0] for nm, vals in zip(names, params, strict=True))]

@@ -225,7 +225,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def _main(*args: str) -> int:
     """The same entry point in this process (importing spendprint costs seconds per process)."""
-    import spendprint.cli.concordance  # noqa: F401  registers the command group
+    import spendprint.cli.concordance_cmd  # noqa: F401  registers the command group
     from spendprint.cli import main
 
     return main(["concordance", *args])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spendprint.kernels.registry import REGISTRY
+from spendprint.kernels.kernel_registry import REGISTRY
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 from .core.leontief import LeontiefSolver
-from .core.model import MRIO, validate
+from .core.model import MRIO
 from .core.plan import SolveCache, SolvePlan
 from .core.synthetic import synthetic_mrio
+from .core.validation import ValidationReport, validate
 from .errors import (
     ConvergenceError,
     InputFileError,
@@ -20,10 +21,17 @@ from .errors import (
     SpendprintError,
     ValidationError,
 )
+from .io.detect import read_mrio
 from .io.download import download
+from .io.eora import read_eora26
 from .io.exiobase import read_exiobase3
+from .io.figaro import read_figaro
+from .io.gloria import read_gloria
+from .io.icio import read_oecd_icio
 from .io.native_store import open_mrio
 from .io.pymrio_interop import from_pymrio, to_pymrio
+from .io.useeio import read_useeio, read_useeio_demands
+from .io.wiod import read_wiod
 from .labelled.aggregation import aggregate
 from .labelled.footprints import as_demand, footprint, leontief, multipliers
 from .labelled.structural_paths import (
@@ -60,7 +68,9 @@ __all__ = [
     # model, solver, engine, I/O
     "MRIO", "LeontiefSolver", "SolveCache", "SolvePlan", "aggregate", "as_demand", "footprint",
     "leontief", "multipliers", "open_mrio", "read_exiobase3", "from_pymrio", "to_pymrio",
-    "synthetic_mrio", "validate", "download",
+    "synthetic_mrio", "validate", "ValidationReport", "download", "read_mrio", "read_useeio",
+    "read_useeio_demands", "read_gloria", "read_oecd_icio", "read_figaro", "read_eora26",
+    "read_wiod",
     # procurement
     "Ledger", "Concordance", "Prices", "ProcurementDemand", "procurement_demand",
     "procurement_footprint", "hotspots", "savings_potential", "prepare_scenarios",

@@ -186,14 +186,3 @@ class MRIO:
         return (f"<MRIO {self.meta.get('source')} {self.meta.get('year')}: "
                 f"{len(self.regions)} regions x {len(self.sectors)} sectors = {self.n}, "
                 f"{len(self.indicators)} indicators, A {'sparse' if self.is_sparse else 'dense'}>")
-
-
-def validate(mrio: MRIO, **kw: Any) -> Any:
-    """Transitional alias of [validate][spendprint.core.validation.validate] for the facade.
-
-    The validation lives in `spendprint.core.validation`; this thin wrapper (a lazy import, no
-    re-export) keeps `from .core.model import validate` working until the facade points there.
-    """
-    from .validation import validate as _validate
-
-    return _validate(mrio, **kw)
