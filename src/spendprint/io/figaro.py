@@ -126,11 +126,11 @@ def read_flatfile(src: CsvSource) -> LabelledMatrix:
     # primary-input rows after the industries in their published order
     prim = list(FIGARO_PRIMARY_INPUTS)
 
-    def key(code: str):
+    def row_key(code: str):
         area, _, item = code.partition("_")
         return (item in prim, prim.index(item) if item in prim else 0, area, item)
 
-    ri, rows = _reorder(ri, rows, key)
+    ri, rows = _reorder(ri, rows, row_key)
     ci, cols = _reorder(ci, cols, lambda c: (c.partition("_")[2] in FIGARO_FD_CODES, c))
     vals = table.column(pick["obsValue"]).to_numpy(zero_copy_only=False)
     vals = np.where(np.isnan(vals), 0.0, vals)
