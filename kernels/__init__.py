@@ -1,8 +1,8 @@
 """Numba kernels of spendprint: plain loops over contiguous arrays (numpy + numba only).
 
-* :mod:`spendprint.kernels.random`: counter-based random stream (SplitMix64 of
+* `spendprint.kernels.random`: counter-based random stream (SplitMix64 of
   (seed, domain, sample, element)), exact inverse normal (AS241), gamma variates.
-* :mod:`spendprint.kernels.perturb`: lognormal perturbation of A (dense and CSR), materialised
+* `spendprint.kernels.perturb`: lognormal perturbation of A (dense and CSR), materialised
   or fused with the matrix products of the Monte Carlo solver.
 
 Kernels compile lazily on first call (nothing happens at import).

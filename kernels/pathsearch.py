@@ -12,10 +12,10 @@ Notation (units in brackets; "money" is the model's money unit, e.g. M EUR):
 A path ``p = (i_0, i_1, ..., i_d)`` starts at the final-demand sector ``i_0`` (stage 0) and climbs
 the supply chain to ``i_d`` (stage ``d``, where the impact happens). Its flow and value are
 
-.. math::
-
+$$
     v_p = A_{i_d i_{d-1}} \\cdots A_{i_1 i_0} \\, y_{i_0} \\; [\\text{money}], \\qquad
     e_p = s_{i_d} \\, v_p \\; [\\text{stressor unit}],
+$$
 
 and its subtree (the path together with every path that extends it) is worth exactly
 ``m_{i_d} v_p``, which is the pruning bound. With threshold ``t = tau E`` the enumeration
@@ -41,7 +41,7 @@ of the model.
 
 Columns are read contiguously: from ``A^T`` in C order (dense) or from ``A`` in CSC form
 (``indptr`` over columns, ``indices`` = rows), which is the CSR form of ``A^T``. All arrays are
-contiguous float64 / int64 (the wrapper in :mod:`spendprint.labelled.structural_paths` casts).
+contiguous float64 / int64 (the wrapper in `spendprint.labelled.structural_paths` casts).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def spa_dfs(AT, indptr, indices, data, dense, y, s, m, thr, rel_cut, max_depth, 
 
     Writes the first ``len(values)`` listed paths into the output buffers and counts the rest, so
     that a caller whose buffers were too small can size them exactly and call again; the same for
-    the pool of column candidates (:func:`enumerate_paths` does both).
+    the pool of column candidates (`enumerate_paths` does both).
 
     Parameters
     ----------
@@ -253,20 +253,20 @@ def spa_dfs(AT, indptr, indices, data, dense, y, s, m, thr, rel_cut, max_depth, 
 
 
 def enumerate_paths(A, y, s, m, thr, max_depth, capacity, rel_cut=None, pool=None):
-    """Run :func:`spa_dfs` with preallocated buffers, grown (and run again) when too small.
+    """Run `spa_dfs` with preallocated buffers, grown (and run again) when too small.
 
     Parameters
     ----------
     A : ndarray (n, n) or tuple
         ``A^T`` in C order (dense), or ``(indptr, indices, data)`` of ``A`` in CSC form.
     y, s, m, thr, max_depth
-        As in :func:`spa_dfs`.
+        As in `spa_dfs`.
     capacity : int
         Initial number of rows. With a threshold ``t = tau E > 0`` at most ``1 / tau`` paths are
         listed (each is worth at least ``t``, together at most ``E``), so ``1 / tau + 1`` rows never
         need a second run.
     rel_cut : float, optional
-        As in :func:`spa_dfs`; default ``tau / 2`` with ``tau = thr / (m^T y)``.
+        As in `spa_dfs`; default ``tau / 2`` with ``tau = thr / (m^T y)``.
     pool : int, optional
         Initial size of the candidate pool (default ``max(4 n, 2^18)``; multiplied by 4 and run
         again when too small).
@@ -274,7 +274,7 @@ def enumerate_paths(A, y, s, m, thr, max_depth, capacity, rel_cut=None, pool=Non
     Returns
     -------
     paths, values, depths, subtree, remainder, visited
-        As in :func:`spa_dfs`, trimmed to the listed paths.
+        As in `spa_dfs`, trimmed to the listed paths.
     """
     dense = not isinstance(A, tuple)
     if dense:

@@ -6,7 +6,7 @@ Every nonzero ``a_ij`` of ``A`` gets, in sample ``s``, the mean-preserving logno
 
 so that ``E[f] = 1`` and ``sd[f] = rsd``. ``z_ij(s)`` is the standard normal of the counter-based
 stream ``key(s)`` at element ``i * n + j`` (independent elements; the float32 stream
-:func:`~spendprint.kernels.random.std_normal_f32`), or the normal
+`std_normal_f32`), or the normal
 ``zblock[s, (i // P) * R + j // P]`` shared by a whole region-pair block (``block_P = P > 0``).
 Factors and perturbed values are float32: the perturbed matrix of a sample *is* its float32
 values (the solver's residuals are computed in float64 against exactly these numbers), and
@@ -17,17 +17,17 @@ factors, and a kernel that stores ``A^T`` (``transposed=True``) still numbers ``
 
 Two ways to use the factors, whose trade-off is measured in ``benchmarks/mc_speed.py``:
 
-* materialise: :func:`perturb_csr` / :func:`perturb_dense` write the perturbed values of a batch of
-  samples once into reused buffers; :func:`csr_matmat` then serves every solver step with plain
+* materialise: `perturb_csr` / `perturb_dense` write the perturbed values of a batch of
+  samples once into reused buffers; `csr_matmat` then serves every solver step with plain
   memory passes (samples in pairs: one pass over the index arrays serves two samples);
-* fused: :func:`csr_perturb_matmat` / :func:`dense_perturb_matmat` regenerate the factors inside
+* fused: `csr_perturb_matmat` / `dense_perturb_matmat` regenerate the factors inside
   the product (no buffer, but the random numbers are recomputed in every solver step).
 
 ``sigma`` is an array of one value (the same for every element) or one value per stored entry.
 All kernels write into a preallocated ``out``; none allocates per row or segment (scratch is
 per chunk of work). The factor and
 product kernels contract ``a * b + c`` to FMA. They compile serial
-(the Monte Carlo runs one single-threaded worker per core); :func:`parallel` gives a
+(the Monte Carlo runs one single-threaded worker per core); `parallel` gives a
 multi-threaded build of any of them (``prange`` over chunks of rows or segments) for
 single-process use.
 """
@@ -94,14 +94,14 @@ def perturb_csr(indptr, rows, indices, data, sigma, n, transposed, block_P, bloc
 
     Segment by segment, the element numbers (times GOLDEN), the float32 values and sigmas are
     formed once and serve all samples; each sample's factors come from two SIMD passes
-    (:func:`_row_factors`).
+    (`_row_factors`).
 
     Parameters
     ----------
     indptr, rows, indices, data : segmented CSR arrays of the stored matrix ``T`` (``A`` itself,
         or ``A^T`` when ``transposed``): segment r holds the entries ``indptr[r]:indptr[r + 1]``
         of row ``rows[r]`` of ``T``, with columns ``indices`` (any integer type) and float64
-        values ``data``. Plain CSR is ``rows = arange(n_rows)``; see :func:`segment_layout`.
+        values ``data``. Plain CSR is ``rows = arange(n_rows)``; see `segment_layout`.
     sigma : float array, shape (1,) or (nnz,)
         Log-scale standard deviation of each stored entry (dimensionless).
     n : int
@@ -164,8 +164,8 @@ def perturb_csr(indptr, rows, indices, data, sigma, n, transposed, block_P, bloc
 def perturb_dense(A, sigma, block_P, block_R, zblock, keys, out):
     """Perturbed copies (float32) of a dense ``A`` (n x n) for a batch: ``out[b] = A * F(b)``.
 
-    Zeros of ``A`` stay zero and draw nothing; the factors are those of :func:`perturb_csr`.
-    ``sigma`` has shape (1,) or (n * n,) (row-major). Other parameters as in :func:`perturb_csr`;
+    Zeros of ``A`` stay zero and draw nothing; the factors are those of `perturb_csr`.
+    ``sigma`` has shape (1,) or (n * n,) (row-major). Other parameters as in `perturb_csr`;
     ``out`` has shape (B, n, n), float32.
     """
     n = A.shape[0]
@@ -403,10 +403,10 @@ def csr_matmat(indptr, rows, indices, values, X, active, out):
 
     Parameters
     ----------
-    indptr, rows, indices : segmented CSR pattern of ``T`` (as in :func:`perturb_csr`); a row may
-        be split over several segments (column blocks, :func:`segment_layout`), whose sums add up.
+    indptr, rows, indices : segmented CSR pattern of ``T`` (as in `perturb_csr`); a row may
+        be split over several segments (column blocks, `segment_layout`), whose sums add up.
     values : float32 or float64 array, shape (B, nnz) or (1, nnz)
-        The values of each sample's matrix (e.g. from :func:`perturb_csr`), widened to float64
+        The values of each sample's matrix (e.g. from `perturb_csr`), widened to float64
         in the products; a single row serves every sample.
     X : float64 array, shape (B, n_cols, m), C-contiguous
         Row-major block of m vectors per sample (one gather of m contiguous values per entry).
@@ -420,8 +420,8 @@ def csr_matmat(indptr, rows, indices, values, X, active, out):
 
     The samples go in pairs over the segments: both samples of a pair share each segment's
     index loads (one LLVM row function for two samples), and with segments of one column block at
-    a time (:func:`segment_layout`) the rows of X they gather stay in the L1 cache. A pair with an
-    inactive sample, and an odd last sample, go one sample at a time. Not for :func:`parallel`
+    a time (`segment_layout`) the rows of X they gather stay in the L1 cache. A pair with an
+    inactive sample, and an odd last sample, go one sample at a time. Not for `parallel`
     when a row spans several segments (their sums would race).
     """
     nb_ = X.shape[0]
@@ -513,9 +513,9 @@ def csr_perturb_matmat(indptr, rows, indices, data, sigma, n, transposed, block_
                        keys, X, out):
     """Fused: ``out[b] = T_b @ X[b]`` with ``T_b`` the perturbed ``T``, factors regenerated.
 
-    Same factors as :func:`perturb_csr` followed by :func:`csr_matmat` (same layouts: X of shape
+    Same factors as `perturb_csr` followed by `csr_matmat` (same layouts: X of shape
     (B, n_cols, m), out (B, n_rows, m)); no (B, nnz) buffer, the factors are recomputed (with the
-    scalar :func:`~spendprint.kernels.random.std_normal_f32`) in every call.
+    scalar `std_normal_f32`) in every call.
     """
     nseg = indptr.shape[0] - 1
     nb_ = keys.shape[0]
@@ -547,7 +547,7 @@ def dense_perturb_matmat(A, sigma, transposed, block_P, block_R, zblock, keys, X
     """Fused dense product with regenerated factors.
 
     ``out[b] = A_b @ X[b]``, or ``A_b^T @ X[b]`` when ``transposed``, where ``A_b`` is
-    ``A`` perturbed as in :func:`perturb_dense`. X and out have shape (B, n, m).
+    ``A`` perturbed as in `perturb_dense`. X and out have shape (B, n, m).
     """
     n = A.shape[0]
     nb_ = keys.shape[0]
@@ -587,7 +587,7 @@ def segment_layout(indptr, indices, n_cols, width=256):
     """Split a CSR matrix into column blocks of ``width``: the segmented layout of the kernels.
 
     Segments are the nonempty (column block, row) pieces, ordered block by block and by row
-    within a block, so that a pass of :func:`csr_matmat` over one block gathers from only
+    within a block, so that a pass of `csr_matmat` over one block gathers from only
     ``width`` rows of X (8 KiB per sample for 4 float64 columns and width 256: they stay in L1).
     Column numbers must be sorted within each row (``scipy.sparse``'s ``sort_indices``).
 

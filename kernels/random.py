@@ -1,20 +1,20 @@
 """Counter-based random numbers: a pure function of (seed, stream, sample, element).
 
 Nothing here advances a state. A *key* is derived once per (seed, domain, sample) with
-:func:`stream_key`; the ``e``-th variate of that stream is ``mix64(key + e * GOLDEN)``, i.e. the
+`stream_key`; the ``e``-th variate of that stream is ``mix64(key + e * GOLDEN)``, i.e. the
 ``e``-th output of SplitMix64 (Steele, Lea & Flood 2014) started at ``key``. Any element of any
 sample can therefore be regenerated anywhere, in any order, on any worker.
 
-* :func:`uniform` maps the top 53 bits ``k`` to ``(k + 1/2) 2^-53``, in the open interval (0, 1).
-* :func:`std_normal` is the exact inverse normal CDF of that uniform, Wichura's algorithm AS241
+* `uniform` maps the top 53 bits ``k`` to ``(k + 1/2) 2^-53``, in the open interval (0, 1).
+* `std_normal` is the exact inverse normal CDF of that uniform, Wichura's algorithm AS241
   (PPND16, relative accuracy about 1e-16). Its central branch (``|p - 1/2| <= 0.425``, 85 % of the
-  draws) is a rational function with no logarithm; the tails use one ``log`` (:func:`log_pos`,
+  draws) is a rational function with no logarithm; the tails use one ``log`` (`log_pos`,
   fdlibm's algorithm inlined branch-free, no libm call) and one ``sqrt``. The tail probability
   ``min(p, 1 - p)`` is formed from the integer, so both tails are resolved to ``2^-53``
-  (``|z| <= 8.3``). :func:`normals_block` evaluates a block in SIMD passes (central branch for
-  all, tails on a compacted list) with the same bits as the scalar :func:`std_normal`; the
+  (``|z| <= 8.3``). `normals_block` evaluates a block in SIMD passes (central branch for
+  all, tails on a compacted list) with the same bits as the scalar `std_normal`; the
   kernels contract ``a * b + c`` to FMA.
-* :func:`gamma_log` draws ``log G`` for ``G ~ Gamma(shape, 1)`` by Marsaglia & Tsang (2000) with
+* `gamma_log` draws ``log G`` for ``G ~ Gamma(shape, 1)`` by Marsaglia & Tsang (2000) with
   the counter extended by the attempt number, and the ``U^(1/a)`` boost for ``a < 1`` done in logs
   so that tiny shapes do not underflow.
 """
@@ -129,7 +129,7 @@ def _log_core(m, e):
     """``log(m 2^e)`` for ``m`` in [1, 2) (fdlibm's ``__ieee754_log`` core, error below 1 ulp).
 
     Branch-free (the reduction to ``[sqrt(2)/2, sqrt(2))`` is a select), so loops over it
-    vectorise; :func:`log_pos` supplies ``m`` and ``e`` from the IEEE-754 bits.
+    vectorise; `log_pos` supplies ``m`` and ``e`` from the IEEE-754 bits.
     """
     big = m > _SQRT2
     m = 0.5 * m if big else m
@@ -295,7 +295,7 @@ def normals_block(key, elements, m, kb, qb, zb):
     for every entry (branch-free); pass 3 lists the tail entries (``|q| > 0.425``, 15 %) in kb
     (branch-free compaction); pass 4 re-hashes them for their exact tail probability; pass 5
     evaluates log, sqrt and the tail rational on the compacted list (SIMD, no libm); pass 6
-    scatters them. Same numbers as :func:`std_normal`. kb (int64), qb, zb (float64) are scratch
+    scatters them. Same numbers as `std_normal`. kb (int64), qb, zb (float64) are scratch
     arrays of length >= m.
     """
     for t in range(m):
@@ -323,13 +323,13 @@ def normals_block(key, elements, m, kb, qb, zb):
 
 @_fjit
 def fill_exp(x, out):
-    """``out = exp(x)`` by :func:`exp_block`."""
+    """``out = exp(x)`` by `exp_block`."""
     exp_block(x, x.shape[0], out, np.empty(x.shape[0], dtype=np.int64))
 
 
 @_fjit
 def fill_std_normal_block(key, elements, out):
-    """``out[i] = std_normal(key, elements[i])`` by :func:`normals_block` (same numbers)."""
+    """``out[i] = std_normal(key, elements[i])`` by `normals_block` (same numbers)."""
     m = elements.shape[0]
     normals_block(key, elements, m, np.empty(m, dtype=np.int64), np.empty(m), out)
 
@@ -368,7 +368,7 @@ def fill_gamma_log(key, elements, shapes, out):
 # an exact inverse-CDF transform, to float32 precision (Wichura's PPND7, AS241's single-precision
 # variant, relative accuracy about 1e-7), evaluated branch-free so that whole rows vectorise:
 #
-# * bits ``h = mix64(key + e GOLDEN)`` as in :func:`bits`, of which the top 32 bits ``k32`` are
+# * bits ``h = mix64(key + e GOLDEN)`` as in `bits`, of which the top 32 bits ``k32`` are
 #   used; the top 24 give ``q = p - 1/2 = (2 k24 - 2^24 + 1) 2^-25``, exact in float32;
 # * central region ``|q| <= 0.425`` (85 %): PPND7's rational of degree 3/3 in ``0.180625 - q^2``;
 # * tails: the tail probability from all 32 bits, ``t = (min(k32, 2^32 - 1 - k32) + 1/2) 2^-32``
@@ -376,7 +376,7 @@ def fill_gamma_log(key, elements, shapes, out):
 #   degree 3/2 (``r <= 4.8``, so one branch of AS241 suffices);
 # * both are evaluated for every entry and one is selected (no branch, no compaction).
 #
-# :func:`std_normal_f32` (scalar) and the loops of :mod:`spendprint.kernels.perturb` apply the same
+# `std_normal_f32` (scalar) and the loops of `spendprint.kernels.perturb` apply the same
 # operations, so scalar and SIMD code give the same bits.
 
 _F32 = np.float32
@@ -493,7 +493,7 @@ def normals_block_f32(key, eg, m, hb, zb):
 
     The multiplication by GOLDEN is done once per element by the caller and serves every sample.
     Pass 1 hashes (uint64 SIMD) and keeps the top 32 bits in hb (uint32 scratch of length >= m);
-    pass 2 evaluates :func:`z_from_top32` (float32, 8 lanes) into zb (float32).
+    pass 2 evaluates `z_from_top32` (float32, 8 lanes) into zb (float32).
     """
     for t in range(m):
         hb[t] = _top32(mix64(np.uint64(key) + eg[t]))
@@ -510,7 +510,7 @@ def fill_std_normal_f32(key, elements, out):
 
 @_fjit
 def fill_std_normal_f32_block(key, elements, out):
-    """The same numbers as :func:`fill_std_normal_f32` by :func:`normals_block_f32`."""
+    """The same numbers as `fill_std_normal_f32` by `normals_block_f32`."""
     m = elements.shape[0]
     eg = np.empty(m, dtype=np.uint64)
     for t in range(m):

@@ -120,3 +120,13 @@ def test_the_checker_catches_a_wrong_import(tmp_path):
     targets = [t for t, _ in imported(p, ["core", "bad"])]
     assert targets == ["procurement", "jobs"]
     assert all(RANK[t] > RANK["core"] for t in targets)
+
+
+def test_docstrings_use_markdown_not_sphinx_roles():
+    """mkdocstrings prints Sphinx roles and directives literally: the docs use markdown."""
+    import re
+
+    pat = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj):`|^\s*\.\. math::", re.M)
+    hits = [f"{path.relative_to(PKG.parent)}:{path.read_text()[:m.start()].count(chr(10)) + 1}"
+            for path, _ in modules() for m in pat.finditer(path.read_text())]
+    assert hits == []

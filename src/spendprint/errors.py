@@ -1,4 +1,4 @@
-"""Error classes. User errors subclass :class:`SpendprintError`; the CLI turns them into exit code 2."""
+"""Error classes. User errors subclass `SpendprintError`; the CLI turns them into exit code 2."""
 
 from __future__ import annotations
 

@@ -3,9 +3,9 @@
 Dense path: LU of (I - A) in float32 (LAPACK ``sgetrf``, half the memory traffic of float64) followed
 by float64 iterative refinement until the relative residual ``||B - (I - A) X|| / ||B||`` is below
 ``tol``; if refinement stalls, a float64 LU is computed and used instead. All BLAS/LAPACK calls go
-through :mod:`scipy.linalg` so that one OpenBLAS thread pool serves the hot loop.
+through `scipy.linalg` so that one OpenBLAS thread pool serves the hot loop.
 
-Sparse path: SuperLU (:func:`scipy.sparse.linalg.splu`) of (I - A) in CSC form.
+Sparse path: SuperLU (`scipy.sparse.linalg.splu`) of (I - A) in CSC form.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class LeontiefSolver:
     A : ndarray or scipy sparse, shape (n, n)
         Technical coefficients.
     method : {"auto", "dense", "sparse"}
-        Storage of the factorisation. ``auto`` follows :func:`choose_method`.
+        Storage of the factorisation. ``auto`` follows `choose_method`.
     precision : {"mixed", "double"}
         Dense path only: float32 LU + float64 refinement (default), or float64 LU.
     tol : float

@@ -10,7 +10,7 @@ An environmentally-extended multi-regional input-output model with ``n = R x P``
 * ``C`` (m x k) optional characterisation of stressors into impacts (e.g. GWP100 -> CO2e).
 
 Sector order is region-major: sector ``i = r * P + p``. The container is immutable; the maths lives in
-:mod:`spendprint.labelled.footprints`.
+`spendprint.labelled.footprints`.
 """
 
 from __future__ import annotations

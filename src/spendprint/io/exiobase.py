@@ -18,11 +18,11 @@ category), then (when there are two header rows) one row of index names, then th
 ``nr_index_col`` label columns ((region, sector) in the core, (stressor[, compartment]) in the
 extensions) followed by the numbers.
 
-The numbers are parsed with :mod:`pyarrow.csv` (multi-threaded C++) in row blocks written straight
+The numbers are parsed with `pyarrow.csv` (multi-threaded C++) in row blocks written straight
 into a preallocated float64 array, so a 9,800 x 9,800 ``A.txt`` (about 1.5 GB of text) parses in
 seconds and at most one block is held twice in memory.
 
-:func:`write_exiobase3_like` writes a :class:`~spendprint.MRIO` in the same layout (3.8 or 3.9
+`write_exiobase3_like` writes a `MRIO` in the same layout (3.8 or 3.9
 extension folders, folder or zip): the test fixtures and benchmarks use it, so nothing needs a
 download.
 """
@@ -51,7 +51,7 @@ __all__ = ["read_exiobase3", "write_exiobase3_like", "read_exiobase_table"]
 
 #: Extension folders whose rows are characterised impacts (kept only with ``impacts=True``).
 IMPACT_FOLDERS = ("impacts", "impact")
-#: Folders of the 3.9+ layout that :func:`write_exiobase3_like` uses by default.
+#: Folders of the 3.9+ layout that `write_exiobase3_like` uses by default.
 LAYOUT_39_EMPLOYMENT_UNITS = ("h", "hours", "1000 h", "persons", "1000 p")
 _BLOCK_SIZE = 16 << 20  # bytes of text per pyarrow block (parsed in parallel)
 
@@ -128,7 +128,7 @@ class _Source:
 
     @classmethod
     def single_file(cls, path: Path) -> _Source:
-        """A source that holds one loose file (for :func:`read_exiobase_table` on a path)."""
+        """A source that holds one loose file (for `read_exiobase_table` on a path)."""
         self = cls.__new__(cls)
         self.path, self._zip, self.root, self.names = path, None, path.parent, set()
         return self
@@ -812,7 +812,7 @@ def write_exiobase3_like(mrio: Any, path: str | Path, zip: bool = False, layout:
 
     Notes
     -----
-    Numbers are written in shortest round-trip form, so :func:`read_exiobase3` gets the same
+    Numbers are written in shortest round-trip form, so `read_exiobase3` gets the same
     float64 values back. Money is labelled ``M.EUR`` when ``meta["money_unit"]`` is ``"M EUR"``.
     The files are EXIOBASE-*like*: ``metadata.json`` says they were written by spendprint.
     """

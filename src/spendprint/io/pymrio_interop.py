@@ -1,7 +1,7 @@
-"""Conversion between :class:`spendprint.MRIO` and :class:`pymrio.IOSystem` (pymrio optional).
+"""Conversion between `spendprint.MRIO` and `pymrio.IOSystem` (pymrio optional).
 
 pymrio is imported only when one of these functions is called; without it they raise a
-:class:`~spendprint.SpendprintError` that says how to install it.
+`SpendprintError` that says how to install it.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _money_unit(io: Any) -> tuple[str, str]:
 
 
 def from_pymrio(iosystem: Any, extensions: str | Sequence[str] | None = None) -> Any:
-    """Build an :class:`~spendprint.MRIO` from a :class:`pymrio.IOSystem`.
+    """Build an `MRIO` from a `pymrio.IOSystem`.
 
     Parameters
     ----------
@@ -168,7 +168,7 @@ def from_pymrio(iosystem: Any, extensions: str | Sequence[str] | None = None) ->
 
 
 def to_pymrio(mrio: Any, include_Z: bool = True) -> Any:
-    """Build a :class:`pymrio.IOSystem` from an :class:`~spendprint.MRIO`.
+    """Build a `pymrio.IOSystem` from an `MRIO`.
 
     Parameters
     ----------

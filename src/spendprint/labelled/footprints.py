@@ -1,6 +1,6 @@
 """Multipliers and footprints: the exact Leontief engine, with labelled (xarray) results.
 
-Symbols as in :mod:`spendprint.core.model`; ``L = (I - A)^-1`` is never formed unless asked for.
+Symbols as in `spendprint.core.model`; ``L = (I - A)^-1`` is never formed unless asked for.
 """
 
 from __future__ import annotations

@@ -1,16 +1,18 @@
 """Structural path analysis and production layers: along which supply chains a footprint arises.
 
-Symbols as in :mod:`spendprint.core.model` (money is the model's money unit, e.g. M EUR):
+Symbols as in `spendprint.core.model` (money is the model's money unit, e.g. M EUR):
 ``s`` (n) intensities of one stressor [unit / money], ``m^T = s^T (I - A)^-1`` the total
 multipliers [unit / money], ``y`` (n) final demand [money], ``E = m^T y`` the footprint [unit].
 
 *Structural paths.* ``E`` is the sum over all supply-chain paths ``p = (i_0, i_1, ..., i_d)`` of
 
-.. math:: e_p = s_{i_d} A_{i_d i_{d-1}} \\cdots A_{i_1 i_0} y_{i_0},
+$$
+e_p = s_{i_d} A_{i_d i_{d-1}} \\cdots A_{i_1 i_0} y_{i_0},
+$$
 
 read as: final demand buys product ``i_0`` (stage 0, the product bought), which buys from
 ``i_1`` (stage 1), ..., and the impact happens in ``i_d`` (stage ``d``, the *tier* or depth of the
-path). Paths are enumerated depth-first by a Numba kernel (:mod:`spendprint.kernels.pathsearch`) that
+path). Paths are enumerated depth-first by a Numba kernel (`spendprint.kernels.pathsearch`) that
 prunes a node when the value of its whole subtree, ``m_{i_d} v_p``, is below the threshold.
 Everything not listed is kept as a *remainder by stage*, so listed values plus remainders add up to
 ``E`` exactly (up to rounding).
@@ -38,7 +40,7 @@ from .footprints import CORE_DIMS, _indicators, _units, as_demand
 
 #: Most paths a threshold of 0 (exhaustive enumeration) may list before it is refused.
 MAX_EXHAUSTIVE_PATHS = 5_000_000
-#: Label of the traced quantity in :func:`risk_paths`.
+#: Label of the traced quantity in `risk_paths`.
 RISK_NAME = "risk-weighted hours"
 
 _COLUMNS: weakref.WeakKeyDictionary[MRIO, Any] = weakref.WeakKeyDictionary()
@@ -181,7 +183,7 @@ def _trace_task(model: tuple[Any, np.ndarray, np.ndarray], y: np.ndarray, thresh
 
 def _frame(mrio: MRIO, raw: dict[str, Any], name: str, unit: str, threshold: float,
            max_depth: int, top: int | None) -> pd.DataFrame:
-    """Labelled, sorted table of one enumeration (see :func:`structural_paths`)."""
+    """Labelled, sorted table of one enumeration (see `structural_paths`)."""
     paths, values, depths = raw["paths"], raw["values"], raw["depths"]
     D = int(max_depth) + 1
     order = np.lexsort(tuple(paths[:, t] for t in range(D - 1, -1, -1)) + (-values,))
@@ -230,7 +232,9 @@ def structural_paths(mrio: MRIO, y: np.ndarray | xr.DataArray, stressor: str | N
 
     Each path ``p = (i_0, ..., i_d)`` has the value
 
-    .. math:: e_p = s_{i_d} A_{i_d i_{d-1}} \\cdots A_{i_1 i_0} y_{i_0}
+    $$
+    e_p = s_{i_d} A_{i_d i_{d-1}} \\cdots A_{i_1 i_0} y_{i_0}
+    $$
 
     and the enumeration prunes a node when its subtree value ``m_{i_d} A_{i_d i_{d-1}} \\cdots
     y_{i_0}`` is below ``threshold * E`` (``m^T = s^T (I - A)^-1``, ``E = m^T y``).
@@ -300,7 +304,7 @@ def structural_paths_by_category(mrio: MRIO, demand: xr.DataArray, stressor: str
                                  intensity: np.ndarray | xr.DataArray | None = None,
                                  threshold: float = 1e-3, max_depth: int = 8, top: int | None = None,
                                  dim: str = "category", scheduler: Any = None) -> pd.DataFrame:
-    """:func:`structural_paths` for every category of a demand, in parallel with dask.
+    """`structural_paths` for every category of a demand, in parallel with dask.
 
     The multipliers ``m`` come from one solve with the model's factorisation; the model's columns
     (``A^T`` or CSC) and ``s, m`` enter the dask graph once, as a single key that every category
@@ -315,9 +319,9 @@ def structural_paths_by_category(mrio: MRIO, demand: xr.DataArray, stressor: str
     dim : str
         The category dimension.
     scheduler : optional
-        Passed to :func:`dask.compute` (default: the active client, else threads).
+        Passed to `dask.compute` (default: the active client, else threads).
     stressor, intensity, threshold, max_depth, top
-        As in :func:`structural_paths`, per category.
+        As in `structural_paths`, per category.
 
     Returns
     -------
@@ -371,7 +375,7 @@ def risk_paths(mrio: MRIO, y: np.ndarray | xr.DataArray, risk_intensity: np.ndar
                dim: str = "category") -> pd.DataFrame:
     """Due-diligence list: the supply chains that carry the risk-weighted working hours of a demand.
 
-    :func:`structural_paths` with ``intensity = risk_intensity`` (risk-weighted employment hours
+    `structural_paths` with ``intensity = risk_intensity`` (risk-weighted employment hours
     per money unit, e.g. ``spendprint.procurement.risk_intensity(mrio, risk_table)``), so that a
     path's value is ``r_{i_d} A_{i_d i_{d-1}} \\cdots y_{i_0}`` [risk-weighted h].
 
@@ -389,7 +393,7 @@ def risk_paths(mrio: MRIO, y: np.ndarray | xr.DataArray, risk_intensity: np.ndar
         of the product bought, 1 = its direct suppliers, ...), ``country`` and ``product`` where the
         hours are worked, ``risk_weighted_hours``, ``share`` (of the total), ``path``, the product
         bought (``region_0``/``sector_0``) and the other stage columns of
-        :func:`structural_paths`; a first column ``category`` with a ``dim``.
+        `structural_paths`; a first column ``category`` with a ``dim``.
     """
     if isinstance(y, xr.DataArray) and dim in y.dims:
         df = structural_paths_by_category(mrio, y, intensity=risk_intensity, threshold=threshold,
@@ -413,7 +417,7 @@ def path_tree(paths: pd.DataFrame, top: int = 20) -> pd.DataFrame:
     Parameters
     ----------
     paths : DataFrame
-        From :func:`structural_paths` (or :func:`risk_paths`) for one category.
+        From `structural_paths` (or `risk_paths`) for one category.
     top : int
         Number of paths drawn.
 

@@ -41,7 +41,7 @@ class Concordance:
     @classmethod
     def read(cls, path: str | Path) -> Concordance:
         """Read a concordance from CSV, xlsx or Parquet (columns category, sector, weight and
-        optional origin_region) and validate it; :class:`LedgerError` lists every problem."""
+        optional origin_region) and validate it; `LedgerError` lists every problem."""
         path = Path(path)
         return cls.from_frame(read_table(path, as_text=True), source=path.name, _numbered=True)
 

@@ -1,8 +1,8 @@
 """From a ledger to final demand ``y`` (region, sector, category) at basic prices.
 
-Steps (symbols in :mod:`spendprint.procurement.prices`):
+Steps (symbols in `spendprint.procurement.prices`):
 
-1. validate ledger, concordance and prices against the MRIO (one :class:`LedgerError`);
+1. validate ledger, concordance and prices against the MRIO (one `LedgerError`);
 2. aggregate the ledger by (category, currency, year, supplier country, price basis) and convert
    each total to MRIO money of the base year;
 3. split each category over its products with the concordance weights;
@@ -10,7 +10,7 @@ Steps (symbols in :mod:`spendprint.procurement.prices`):
    margin products (``Prices.margin_sectors``) in the buyer region, taxes leave the model. Margin
    products missing from the MRIO leave their share of the margin on the purchased product;
 5. origin of each product: the ledger's supplier_country, else the concordance's origin_region,
-   else the buyer region's import structure (:func:`origin_shares`).
+   else the buyer region's import structure (`origin_shares`).
 """
 
 from __future__ import annotations
@@ -318,10 +318,10 @@ def procurement_demand(mrio: MRIO, ledger: Ledger, concordance: Concordance,
     ledger, concordance : Ledger, Concordance
         Spend and the category -> product map.
     prices : Prices, optional
-        Exchange rates, price indices, margins and taxes (default :meth:`Prices.default`).
+        Exchange rates, price indices, margins and taxes (default `Prices.default`).
     buyer_region : str
         MRIO region of the buyer; margins are delivered there and default origins follow its
-        import structure (:func:`origin_shares`).
+        import structure (`origin_shares`).
 
     Returns
     -------

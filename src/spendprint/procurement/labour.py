@@ -7,7 +7,7 @@ intensities ``s_h`` (hours per MRIO money unit of output)::
     risk_c  = (rho * s_h) (I - A)^-1 y_c            risk-weighted hours
     by origin sector j: s_h[j] x_c[j] and rho[j] s_h[j] x_c[j], with x_c = (I - A)^-1 y_c
 
-``rho * s_h`` is the risk intensity vector (:func:`risk_intensity`), usable wherever a stressor
+``rho * s_h`` is the risk intensity vector (`risk_intensity`), usable wherever a stressor
 row is (e.g. structural path analysis).
 """
 
@@ -127,7 +127,7 @@ def labour_risk(mrio: MRIO, demand: ProcurementDemand | xr.DataArray,
         MRIO money unit. A `ProcurementDemand` shares its outputs ``x = L y`` with the
         footprints through the model's solve cache.
     risk_table : DataFrame, optional
-        region, sector, risk (see :func:`risk_scores`); default: the shipped illustrative table.
+        region, sector, risk (see `risk_scores`); default: the shipped illustrative table.
     employment : str or list of str
         Employment stressor(s) of the MRIO, in hours.
     threshold : float

@@ -1,7 +1,7 @@
 """The buyer's spend ledger: reading, validation (all problems at once) and aggregation.
 
 Row numbers in messages are spreadsheet rows: the header is row 1, the first data row is row 2
-(see :mod:`spendprint.io.tabular`).
+(see `spendprint.io.tabular`).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Ledger:
 
         With ``concordance``, ``prices`` and ``mrio`` the checks that need them (category in the
         concordance, currency and year in the price tables, supplier country in the MRIO's
-        regions) run too, so that one :class:`~spendprint.errors.LedgerError` lists every problem.
+        regions) run too, so that one `LedgerError` lists every problem.
 
         Raises
         ------
@@ -114,7 +114,7 @@ class Ledger:
     def from_frame(cls, df: pd.DataFrame, source: str = "ledger", *,
                    concordance: Concordance | None = None, prices: Prices | None = None,
                    mrio: MRIO | None = None, _numbered: bool = False) -> Ledger:
-        """Validate a DataFrame as a ledger (see :meth:`read`).
+        """Validate a DataFrame as a ledger (see `read`).
 
         A frame with a default RangeIndex is renumbered to spreadsheet rows (first row = 2), as if
         written to a CSV file; any other index is used as the row number.
@@ -209,7 +209,7 @@ class Ledger:
 
         ``year`` must be in the exchange-rate table for the row's currency and (with ``mrio``)
         in the price index of the MRIO currency; ``supplier_country`` must map to a region of
-        ``mrio`` (see :func:`~spendprint.procurement.regions.map_regions`).
+        ``mrio`` (see `map_regions`).
         """
         f, src, idx = self.frame, self.source, self.frame.index
         out: list[str] = []
@@ -267,7 +267,7 @@ class Ledger:
 
     def raise_problems(self, *, concordance: Concordance | None = None, prices: Prices | None = None,
                        mrio: MRIO | None = None) -> None:
-        """Raise one LedgerError with :meth:`problems` (and the concordance's) if there are any."""
+        """Raise one LedgerError with `problems` (and the concordance's) if there are any."""
         out = self.problems(concordance=concordance, prices=prices, mrio=mrio)
         if concordance is not None and mrio is not None:
             out += concordance.problems(mrio)

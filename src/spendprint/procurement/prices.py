@@ -134,7 +134,7 @@ class Prices:
         """The shipped tables (``spendprint/data``: exchange_rates.csv, price_index.csv,
         margins.csv, margin_sectors.csv; sources and caveats in their headers).
 
-        Read once per process and shared: treat its tables as read-only (use :meth:`override`).
+        Read once per process and shared: treat its tables as read-only (use `override`).
         """
         return _default_prices()
 
@@ -153,7 +153,7 @@ class Prices:
 
     @classmethod
     def read(cls, path: str | Path, base: Prices | None = None) -> Prices:
-        """Read user price tables and let them override ``base`` (default: :meth:`default`).
+        """Read user price tables and let them override ``base`` (default: `default`).
 
         ``path`` may be a directory holding any of ``exchange_rates.*``, ``price_index.*``,
         ``margins.*``, ``margin_sectors.*`` (csv, xlsx or parquet); a single table whose columns

@@ -3,7 +3,7 @@
 For product ``p`` bought by category ``c`` (``y[:, p, c]``), the candidate origins are the
 regions whose market share in supplying ``p`` is at least ``min_market_share`` -- in the buyer
 region's purchases (``market="buyer"``, the default: regions that already sell ``p`` to the
-buyer, :func:`origin_shares`) or in world exports of ``p`` (``market="world"``) -- together with
+buyer, `origin_shares`) or in world exports of ``p`` (``market="world"``) -- together with
 the regions the category buys ``p`` from today. The whole amount ``sum_r y[r, p, c]`` is moved to
 the candidate with the lowest multiplier ``M[target, r, p]``. Because today's origins are
 candidates, the best-origin footprint of the target indicator is never above the baseline.

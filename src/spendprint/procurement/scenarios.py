@@ -1,7 +1,7 @@
 """Savings potential (b): user scenarios with levers per category, solved as one batch.
 
 A scenario is a list of levers, applied in order to the baseline demand ``y`` (region, sector,
-category) of :func:`procurement_demand`; ``category`` ``*`` means every category.
+category) of `procurement_demand`; ``category`` ``*`` means every category.
 
 ========== =============================================================================
 lever      fields
@@ -54,7 +54,7 @@ COLUMNS = ("scenario", "category", "lever", "value", "sector", "to_sector", "reg
 
 
 def read_scenarios(path: str | Path) -> pd.DataFrame:
-    """Read a scenario file (YAML or a table) into the lever table (columns :data:`COLUMNS`,
+    """Read a scenario file (YAML or a table) into the lever table (columns `COLUMNS`,
     plus ``where``: file position for messages)."""
     path = Path(path)
     if path.suffix.lower() in (".yaml", ".yml"):

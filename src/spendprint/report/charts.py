@@ -7,6 +7,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
@@ -76,7 +77,7 @@ def chart_origin(origin: pd.DataFrame, unit: str, top_regions: int = 8) -> str:
         d = d.assign(other=other)
     fig, ax = _figure(9, 4.8)
     left = np.zeros(len(d))
-    cmap = __import__("matplotlib").colormaps["tab10"]
+    cmap = matplotlib.colormaps["tab10"]
     for i, col in enumerate(d.columns):
         ax.barh(range(len(d)), d[col] / 1e6, left=left, color=cmap(i % 10), label=str(col))
         left += d[col].to_numpy() / 1e6
@@ -143,7 +144,7 @@ def chart_rank_probability(mc: pd.DataFrame, top: int = 20) -> str:
 
 
 def chart_path_tree(tree: pd.DataFrame, unit: str, title: str) -> str:
-    """Tree of the largest supply-chain paths (from :func:`spendprint.labelled.structural_paths.path_tree`).
+    """Tree of the largest supply-chain paths (from `spendprint.labelled.structural_paths.path_tree`).
 
     Stage 0 (the product bought) on the left, its suppliers to the right; line width is the value
     flowing through a node.
