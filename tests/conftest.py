@@ -6,6 +6,21 @@ import pytest
 import spendprint as sp
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_world_cache(tmp_path_factory):
+    """Runs of the default world cache it in a folder of the test session, not the user's; the
+    variable reaches the CLI subprocesses the tests start too."""
+    import os
+
+    old = os.environ.get("SPENDPRINT_CACHE_DIR")
+    os.environ["SPENDPRINT_CACHE_DIR"] = str(tmp_path_factory.mktemp("world-cache"))
+    yield
+    if old is None:
+        os.environ.pop("SPENDPRINT_CACHE_DIR", None)
+    else:
+        os.environ["SPENDPRINT_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def small_mrio() -> sp.MRIO:
     """A small synthetic world (8 regions x 60 products = 480 sectors)."""
