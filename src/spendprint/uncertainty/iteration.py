@@ -19,11 +19,11 @@ of its own ``(I - T_b)``; fallbacks are counted.
 Vectors are kept as (G, m, n) arrays (the Fortran-ordered (n, G m) block LAPACK solves) and
 transposed to (G, n, m) for the sparse products (one gather of m contiguous values per nonzero,
 into a 64-byte aligned buffer so that rows of 4 values never straddle a cache line). The sparse
-storage is CSR of ``T`` split into column blocks of 256 (:func:`spendprint.kernels.segment_layout`):
-the product then gathers from 256 rows of X at a time, which stay in the L1 cache (1.45 -> 1.1 ns
-per entry at n = 9,800).
+storage is CSR of ``T`` split into column blocks of 256 (`spendprint.kernels.segment_layout`):
+the product then gathers from 256 rows of X at a time, which stay in the L1 cache (measured
+figures: docs/performance.md).
 
-The perturbed values are float32 (:mod:`spendprint.kernels.perturb`): a sample's matrix *is* its
+The perturbed values are float32 (`spendprint.kernels.perturb`): a sample's matrix *is* its
 float32 values, and the residuals are formed in float64 against exactly those numbers, so the
 tolerance is met for the sampled system itself. Unperturbed values (A certain) stay float64.
 Steps are accelerated by Anderson mixing over the last few steps (``depth``, default 3), which
@@ -31,7 +31,7 @@ removes the few eigenvalues that dominate the Richardson error. The precondition
 columns of a batch in one LAPACK call (BLAS-3). LAPACK's result for
 one column depends in the last bits on the other columns in the call, so the batch (a *group* of
 samples) must be a fixed set for results to be reproducible bit for bit: the sampler always
-groups samples ``[g G, (g + 1) G)``. BLAS runs single-threaded inside :func:`solve_group` for
+groups samples ``[g G, (g + 1) G)``. BLAS runs single-threaded inside `solve_group` for
 the same reason.
 
 This class is meant to serve scenario sweeps too: any batch of changes to A with the same pattern.
@@ -57,9 +57,9 @@ def _own_arrays(state: dict) -> dict:
     """Copy the unpickled arrays of a state into fresh numpy allocations.
 
     Arrays unpickled by dask are views of the received network frames; on a worker the kernels
-    ran 30 to 50 % slower over them than over arrays numpy allocated itself (numpy advises the
+    ran markedly slower over them than over arrays numpy allocated itself (numpy advises the
     kernel to back large allocations with transparent huge pages, and aligns them). One copy per
-    worker (under a second at n = 9,800) buys that back.
+    worker buys that back (figures in docs/performance.md).
     """
     for k, v in state.items():
         if isinstance(v, np.ndarray) and v.nbytes >= 1 << 20:
@@ -80,7 +80,7 @@ def aligned_empty(shape, dtype=np.float64, align: int = 64) -> np.ndarray:
 class BaselineLU:
     """The baseline factorisation of ``(I - A)`` as a picklable preconditioner.
 
-    Dense: the (float32 or float64) LU of ``(I - A)^T`` held by :class:`LeontiefSolver`, shipped
+    Dense: the (float32 or float64) LU of ``(I - A)^T`` held by `LeontiefSolver`, shipped
     as arrays. Sparse: SuperLU objects cannot be pickled, so a worker refactorises ``(I - A)``
     once, on first use after unpickling (never per sample).
     """
@@ -157,7 +157,7 @@ class PerturbedLeontief:
         depth 3 removes them and saves about a fifth of the steps. The residual of every step is
         the true one, so the tolerance test does not depend on the acceleration.
     segment_width : int
-        Columns per block of the segmented CSR storage (:func:`spendprint.kernels.segment_layout`).
+        Columns per block of the segmented CSR storage (`spendprint.kernels.segment_layout`).
     """
 
     def __init__(self, A, precond: BaselineLU, adjoint: bool, storage: str = "csr",
@@ -211,8 +211,8 @@ class PerturbedLeontief:
         """A reusable float32 buffer for the perturbed values of G samples.
 
         Kept on the instance, one per thread, and handed out again for the same G: a fresh
-        buffer of G x nnz values (GBs at n = 9,800) costs a page fault per 4 KiB on first touch,
-        which for one chunk of samples took as long as the perturbation itself.
+        buffer of G x nnz values (GBs at EXIOBASE size) costs a page fault per 4 KiB on first
+        touch, as much as the perturbation itself (docs/performance.md).
         """
         shape = (G, self.nnz) if self.storage == "csr" else (G, self.n, self.n)
         buffers = self.__dict__.setdefault("_buffers", {})

@@ -1,7 +1,7 @@
 """One Monte Carlo problem (the arrays every worker needs) and the computation of sample groups.
 
 Sample ``s`` of a run with ``seed`` draws every random number from streams keyed by
-``(seed, domain, s)`` (:func:`spendprint.kernels.stream_key`), element by element:
+``(seed, domain, s)`` (`spendprint.kernels.stream_key`), element by element:
 
 =================  ==============================  ============================================
 domain             element                         drives
@@ -99,8 +99,8 @@ def default_group_size(nnz: int, n: int, storage: str) -> int:
     """Samples per group: 16, or fewer when the float32 value buffers would exceed about 2.4 GB.
 
     A group is solved together: one LAPACK call applies the baseline LU to the right-hand sides
-    of all its samples, and such a call costs little more for 64 columns than for 32 (at
-    n = 9,800 on one core: 0.14 s for 32, 0.21 s for 64), so larger groups make each sample's
+    of all its samples, and such a call costs little more for 64 columns than for 32 (measured
+    in docs/performance.md), so larger groups make each sample's
     preconditioner cheaper, at 4 bytes per stored entry and sample of buffer.
     """
     per = 4.0 * (nnz if storage == "csr" else n * n)
