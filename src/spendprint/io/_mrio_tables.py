@@ -261,10 +261,10 @@ def read_numeric(files: FileSet, name: str, shape: tuple[int, int], delimiter: s
         for r0, block in iter_numeric_blocks(fh, label, shape[1], delimiter):
             if r0 + len(block) > shape[0]:
                 raise InputFileError(label, f"has more than the expected {shape[0]} rows")
-            if on_block is not None:
-                on_block(r0, block)
-            else:
+            if out is not None:
                 out[r0:r0 + len(block)] = block
+            elif on_block is not None:
+                on_block(r0, block)
             seen = r0 + len(block)
     if seen != shape[0]:
         raise InputFileError(label, f"truncated: {seen} rows, expected {shape[0]}")

@@ -27,6 +27,7 @@ current basic prices.
 
 from __future__ import annotations
 
+import importlib
 import io
 import re
 from pathlib import Path
@@ -72,13 +73,14 @@ def _grid(files: FileSet, name: str) -> list[list[Any]]:
     label = files.label(name)
     with files.open(name) as fh:
         data = fh.read()
+    calamine: Any
     try:
-        from python_calamine import CalamineWorkbook
+        calamine = importlib.import_module("python_calamine")
     except ImportError:
-        CalamineWorkbook = None  # noqa: N806
+        calamine = None
     try:
-        if CalamineWorkbook is not None:
-            wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        if calamine is not None:
+            wb = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
             return wb.get_sheet_by_index(0).to_python(skip_empty_area=False)
         if name.lower().endswith(".xlsb") or name.lower().endswith(".xls"):
             raise InputFileError(label, "reading .xlsb/.xls needs the python-calamine package "
