@@ -165,10 +165,16 @@ def test_job_results_and_ownership(env, resumed_job):
         csv = c.get(f"/jobs/{job_id}/result", headers={"Accept": "text/csv"})
         assert csv.headers["content-type"].startswith("text/csv")
         assert len(pd.read_csv(io.StringIO(csv.text))) == 160 * 2 * 80
-        assert c.delete(f"/jobs/{job_id}").status_code == 409  # finished: nothing to cancel
-    with _client(env, env["other"]) as c:  # another key does not see it
+    with _client(env, env["other"]) as c:  # another key does not see it, nor delete it
         assert c.get(f"/jobs/{job_id}").status_code == 404
         assert c.get(f"/jobs/{job_id}/result").status_code == 404
+        assert c.delete(f"/jobs/{job_id}").status_code == 404
+    with _client(env) as c:  # finished: DELETE removes the job and its files (issue 17, 5)
+        r = c.delete(f"/jobs/{job_id}")
+        assert r.status_code == 200 and r.json()["message"] == "deleted"
+        assert r.json()["status"] == "done"
+        assert c.get(f"/jobs/{job_id}").status_code == 404
+        assert not (env["data"] / "jobs" / job_id).exists()
 
 
 def test_footprint_job_equals_python(env):
