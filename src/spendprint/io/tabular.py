@@ -182,7 +182,10 @@ def _read_csv_text(path: Path, sep: str) -> pd.DataFrame:
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
                                                  strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False))
-        return table.to_pandas()
+        df = table.to_pandas()
+        if len(df.columns) == len(names):  # duplicates renamed as pandas does (a, a.1, ...)
+            df.columns = names
+        return df
     except (pa.ArrowInvalid, ValueError, UnicodeDecodeError):
         pass
     try:
