@@ -29,6 +29,9 @@ def serve(
     public_reads: bool | None = typer.Option(None, "--public-reads/--private-reads",
                                              help="Metadata reads without a key (default from "
                                                   "settings: public)."),
+    cors_origin: list[str] = typer.Option([], "--cors-origin",
+                                          help="Browser origin allowed to call the API (CORS; "
+                                               "repeatable; none by default)."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
     """Serve the HTTP API (FastAPI on uvicorn); OpenAPI at /openapi.json, docs at /docs."""
@@ -37,7 +40,8 @@ def serve(
     from ..api.app import create_app
     from ..api.settings import Settings
 
-    settings = Settings.load(data_dir, preload=tuple(preload) or None, public_reads=public_reads)
+    settings = Settings.load(data_dir, preload=tuple(preload) or None, public_reads=public_reads,
+                             cors_origins=tuple(cors_origin) or None)
     application = create_app(settings)
     console.print(f"spendprint API on http://{host}:{port} (data: {settings.data_dir}); "
                   f"docs at /docs", highlight=False)
