@@ -235,3 +235,50 @@ def test_main_guard_detection_reads_the_script(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert mc.main_guard_missing() is False  # pytest's own __main__ is not a user script
+
+
+# ---- fuzz: uncertainty files -----------------------------------------------------------------
+hyp = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+_scalar = hst.one_of(hst.floats(allow_nan=True, allow_infinity=True), hst.integers(-5, 10**6),
+                     hst.sampled_from(["NO", "no", "yes", "schulte2024", "0.1", "*", "", "~",
+                                       "null", ".inf", "1e400", "[", "{a: }", "CO2"]),
+                     hst.booleans(), hst.none())
+_value = hst.recursive(_scalar, lambda inner: hst.one_of(
+    hst.lists(inner, max_size=3),
+    hst.dictionaries(hst.sampled_from(["CO2", "CH4", "NO", "*", "default", "blocks", "R0:R1"]),
+                     inner, max_size=3)), max_leaves=6)
+_keys = hst.sampled_from(["a_rsd", "a_size_rule", "a_size_basis", "a_size_range", "s_rsd",
+                          "spend_rsd", "dirichlet", "correlation", "meta", "bogus"])
+
+
+def _yaml_text(d) -> str:
+    import yaml
+
+    return yaml.safe_dump(d, default_flow_style=True, allow_unicode=True)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(spec=hst.dictionaries(_keys, _value, max_size=4), raw=hst.booleans())
+def test_fuzz_uncertainty_files_give_input_errors_only(tiny_mrio, tmp_path_factory, spec, raw):
+    """No uncertainty file makes the library fail with anything but an input error (CLI exit 2,
+    HTTP 422), and an accepted one runs (2 samples) or is refused with an input error."""
+    from spendprint.errors import SpendprintError
+
+    p = tmp_path_factory.mktemp("fz") / "u.yaml"
+    text = _yaml_text(spec)
+    if raw:  # YAML 1.1 spellings and broken syntax, not only what a dumper writes
+        text = text.replace("'", "")
+    p.write_text(text)
+    try:
+        u = sp.Uncertainty.from_yaml(p)
+    except SpendprintError:
+        return
+    try:
+        sp.monte_carlo(tiny_mrio, demand(tiny_mrio, m=2), u, samples=2, client="sync",
+                       stressors=["CO2"], max_flagged_share=1.0)
+    except SpendprintError:
+        pass

@@ -2,7 +2,7 @@
 
 Nothing is uncertain unless the specification says so: every field defaults to ``None`` (no
 uncertainty), and literature values are applied only when asked for explicitly
-(:data:`SCHULTE_2024_S_RSD` or ``s_rsd: schulte2024`` in YAML).
+(`SCHULTE_2024_S_RSD` or ``s_rsd: schulte2024`` in YAML).
 
 Distributions
 -------------
@@ -133,6 +133,8 @@ class Uncertainty:
                     raise ValidationError(f"{name} values must be finite and "
                                           f"{'> 0' if name == 'dirichlet' else '>= 0'}, got {_echo(x)}")
         object.__setattr__(self, "s_rsd", _normalise_s_rsd(self.s_rsd))
+        if not isinstance(self.meta, Mapping):
+            raise ValidationError(f"meta must be a mapping, not {_echo(self.meta)}")
 
     # ---- construction ---------------------------------------------------------------------------
     @classmethod
@@ -141,7 +143,7 @@ class Uncertainty:
 
         ``a_rsd`` may be a number, or ``{default: r, blocks: {"CN:NO": r2}}`` (origin:user region)
         which becomes a per-block specification resolved against the model's regions.
-        ``s_rsd: schulte2024`` selects :data:`SCHULTE_2024_S_RSD`.
+        ``s_rsd: schulte2024`` selects `SCHULTE_2024_S_RSD`.
         """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
