@@ -125,7 +125,6 @@ def test_chart_is_svg(world):
 
 
 def test_cli_compare(world, tmp_path):
-    import spendprint.cli.compare_cmd  # noqa: F401  registers the command until cli/__init__ does
     from spendprint.cli import main
 
     models, ledger, conc = world

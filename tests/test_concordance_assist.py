@@ -213,7 +213,7 @@ def test_did_you_mean():
 
 
 # ---- CLI ----------------------------------------------------------------------------------------
-_RUN = ("import sys, spendprint.cli.concordance; from spendprint.cli import main; "
+_RUN = ("import sys; from spendprint.cli import main; "
         "sys.exit(main(sys.argv[1:]))")
 
 
@@ -225,7 +225,6 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def _main(*args: str) -> int:
     """The same entry point in this process (importing spendprint costs seconds per process)."""
-    import spendprint.cli.concordance_cmd  # noqa: F401  registers the command group
     from spendprint.cli import main
 
     return main(["concordance", *args])

@@ -211,7 +211,6 @@ def test_other_databases(server, tmp_path, monkeypatch):
 
 
 def test_cli_exit_codes(server, tmp_path, monkeypatch):
-    import spendprint.cli.download_cmd  # noqa: F401  registers the command until cli/__init__ does
     from spendprint.cli import main
 
     monkeypatch.setenv(BASE_ENV, server.base)

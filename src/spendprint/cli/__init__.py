@@ -9,22 +9,16 @@ import typer
 from ..errors import SpendprintError
 from ._app import app, console_err
 
-# each module registers its commands on ``app``
+# each module registers its commands on ``app`` (download_cmd on the ``mrio`` group)
 from . import mrio as _mrio  # noqa: E402,F401  isort: skip
-
-
-def _register_optional() -> None:
-    import importlib
-
-    for name in ("run", "spa", "serve"):
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:  # a command whose module is not part of this build
-            if exc.name != f"{__name__}.{name}":
-                raise
-
-
-_register_optional()
+from . import (  # noqa: E402,F401  isort: skip
+    compare_cmd as _compare,
+    concordance_cmd as _concordance,
+    download_cmd as _download,
+    run as _run,
+    serve as _serve,
+    spa as _spa,
+)
 
 
 def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
