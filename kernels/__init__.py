@@ -5,7 +5,10 @@
 * `spendprint.kernels.perturb`: lognormal perturbation of A (dense and CSR), materialised
   or fused with the matrix products of the Monte Carlo solver.
 
-Kernels compile lazily on first call (nothing happens at import).
+Kernels compile lazily on first call (nothing happens at import) and are cached on disk
+(Numba's ``cache=True``: ``__pycache__`` beside the source, or Numba's user cache folder when
+that is read-only), so a new process or dask worker loads them instead of compiling; the
+``parallel=True`` builds of `spendprint.kernels.perturb.parallel` are not cached.
 """
 
 from __future__ import annotations

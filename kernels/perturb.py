@@ -57,7 +57,7 @@ def parallel(kernel):
 
 _HALF32 = np.float32(0.5)
 _CHUNK = 8192  # entries per unit of work of perturb_csr (its scratch stays in L2)
-_fkw = dict(cache=False, nogil=True, error_model="numpy", fastmath={"contract"})
+_fkw = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
 @nb.njit(inline="always", **_fkw)
@@ -87,7 +87,7 @@ def _row_factors_block(zrow, bi, a, sg, per_elem, m, out):
         out[t] = _factor(a[t], s, np.float32(zrow[bi[t]]))
 
 
-@nb.njit(cache=False, nogil=True)
+@nb.njit(cache=True, nogil=True)
 def perturb_csr(indptr, rows, indices, data, sigma, n, transposed, block_P, block_R, zblock, keys,
                 out):
     """Perturbed values (float32) of a (segmented) CSR matrix for a batch of samples.
@@ -160,7 +160,7 @@ def perturb_csr(indptr, rows, indices, data, sigma, n, transposed, block_P, bloc
                 _row_factors(keys[b], eg, a, sg, per_elem, m, hb, out[b, e0:e0 + m])
 
 
-@nb.njit(cache=False, nogil=True)
+@nb.njit(cache=True, nogil=True)
 def perturb_dense(A, sigma, block_P, block_R, zblock, keys, out):
     """Perturbed copies (float32) of a dense ``A`` (n x n) for a batch: ``out[b] = A * F(b)``.
 
@@ -397,7 +397,7 @@ _row4x2_m4 = _row_intrinsic(4, 2, 4)  # X of exactly 4 (5) columns: the stride i
 _row5x2_m5 = _row_intrinsic(5, 2, 5)
 
 
-@nb.njit(cache=False, nogil=True, fastmath={"contract"})
+@nb.njit(cache=True, nogil=True, fastmath={"contract"})
 def csr_matmat(indptr, rows, indices, values, X, active, out):
     """``out[b] = T_b @ X[b]`` for (segmented) CSR matrices sharing one pattern, active samples.
 
@@ -436,7 +436,7 @@ def csr_matmat(indptr, rows, indices, values, X, active, out):
         _csr_matmat_pass(indptr, rows, indices, values, X, active, out, b0, min(b0 + 2, nb_))
 
 
-@nb.njit(cache=False, nogil=True, fastmath={"contract"})
+@nb.njit(cache=True, nogil=True, fastmath={"contract"})
 def _csr_matmat_pass(indptr, rows, indices, values, X, active, out, b_lo, b_hi):
     nseg = indptr.shape[0] - 1
     shared = values.shape[0] == 1
@@ -496,7 +496,7 @@ def _csr_matmat_pass(indptr, rows, indices, values, X, active, out, b_lo, b_hi):
                     q0 += w
 
 
-@nb.njit(inline="always", cache=False, nogil=True, fastmath={"contract"})
+@nb.njit(inline="always", cache=True, nogil=True, fastmath={"contract"})
 def _row_scalar(vb, indices, k0, k1, Xb, q0, w, acc):
     """``acc[0:w] = sum_k vb[k] Xb[indices[k], q0:q0 + w]`` (fewer than 4 columns)."""
     for q in range(w):
@@ -575,7 +575,7 @@ def dense_perturb_matmat(A, sigma, transposed, block_P, block_R, zblock, keys, X
                     out[b, r, q] += v * X[b, c, q]
 
 
-@nb.njit(cache=False, nogil=True)
+@nb.njit(cache=True, nogil=True)
 def lognormal_factors(key, elements, sigma, out):
     """``out[i] = exp(sigma[i] z - sigma[i]^2 / 2)``, z the normal of ``key`` at ``elements[i]``."""
     for i in range(elements.shape[0]):
@@ -611,7 +611,7 @@ def segment_layout(indptr, indices, n_cols, width=256):
     return ptr, rows, order
 
 
-@nb.njit(cache=False, nogil=True)
+@nb.njit(cache=True, nogil=True)
 def _segment_order(indptr, indices, width, n_blocks):
     """Counting sort of the entries by column block (stable: rows stay in order), O(nnz)."""
     n_rows = indptr.shape[0] - 1
@@ -653,7 +653,7 @@ def _segment_order(indptr, indices, width, n_blocks):
     return seg_len, rows, order, True
 
 
-@nb.njit(cache=False, nogil=True)
+@nb.njit(cache=True, nogil=True)
 def dense_to_csr(M, transposed):
     """CSR arrays (indptr int64, indices int32, data float64) of the nonzeros of a C-ordered
     dense matrix ``M``, or of ``M^T`` when ``transposed`` (without forming ``M^T``: one

@@ -51,13 +51,13 @@ DOMAIN_S_BLOCK = 4
 DOMAIN_SPEND = 5
 DOMAIN_DIRICHLET = 6
 
-_jit = nb.njit(cache=False, nogil=True)
+_jit = nb.njit(cache=True, nogil=True)
 #: helpers inlined into their callers (numba IR inlining), so that loops over them vectorise and
 #: take the caller's floating-point flags
-_ijit = nb.njit(cache=False, nogil=True, error_model="numpy", inline="always")
+_ijit = nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 #: kernels: ``a * b + c`` contracted to FMA (fewer roundings and half the floating-point
 #: instructions; scalar and SIMD loops contract alike, so they give the same bits)
-_fjit = nb.njit(cache=False, nogil=True, error_model="numpy", fastmath={"contract"})
+_fjit = nb.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
 @_ijit
@@ -69,7 +69,7 @@ def mix64(z):
     return z ^ (z >> _S31)
 
 
-@nb.njit(cache=False, nogil=True)
+@nb.njit(cache=True, nogil=True)
 def stream_key_jit(seed, domain, sample):
     """Key of the random stream of one (seed, domain, sample); all arguments non-negative ints."""
     k = mix64(np.uint64(seed) * GOLDEN + np.uint64(0x632BE59BD9B4E019))

@@ -46,13 +46,11 @@ def test_usage_errors_are_short_and_exit_2(args, word):
 
 
 # ---- bad values --------------------------------------------------------------------------------
-WIRING = "needs the lead's wiring in cli/run.py / jobs/main_job.py (see H4's report)"
 
 
 @pytest.mark.parametrize("args,word", [
-    pytest.param(["--samples", "-1"], "samples", marks=pytest.mark.xfail(reason=WIRING, strict=True)),
-    pytest.param(["--samples", "4", "--workers", "0"], "workers",
-                 marks=pytest.mark.xfail(reason=WIRING, strict=True)),
+    (["--samples", "-1"], "samples"),
+    (["--samples", "4", "--workers", "0"], "workers"),
     (["--samples", "1000000000000"], "memory budget")])
 def test_bad_monte_carlo_counts_exit_2(model, tmp_path, args, word):
     t = time.perf_counter()
@@ -71,7 +69,6 @@ def test_unreachable_scheduler_exits_2_fast_without_samples(model, tmp_path):
     assert not (tmp_path / "out" / "samples.zarr").exists()
 
 
-@pytest.mark.xfail(reason=WIRING + ": OutputSet in the main job", strict=True)
 def test_out_naming_an_existing_file_exits_2(model, tmp_path):
     f = tmp_path / "taken.txt"
     f.write_text("x")
@@ -90,11 +87,8 @@ def test_wide_header_ledger_is_refused_fast(model, tmp_path):
 
 
 @pytest.mark.parametrize("name,content", [
-    pytest.param("header_only.csv", "category,amount,currency,year\n",
-                 marks=pytest.mark.xfail(reason="procurement ledger validation must refuse a ledger "
-                                                "without rows (IndexError in build_demand)",
-                                         strict=True)),
-                                          ("empty.csv", ""),
+    ("header_only.csv", "category,amount,currency,year\n"),
+    ("empty.csv", ""),
                                           ("notzip.xlsx", "this is not a zip file")])
 def test_unreadable_ledgers_exit_2(model, tmp_path, name, content):
     p = tmp_path / name

@@ -380,11 +380,11 @@ def test_sparse_baseline_factorisation_survives_pickling():
 
 def test_procurement_monte_carlo_runs_on_the_demo():
     from spendprint.core.synthetic import demo_sectors
-    from spendprint.uncertainty import procurement_monte_carlo
+    from spendprint.procurement import procurement_monte_carlo
 
     mrio = sp.synthetic_mrio(regions=8, sectors=len(demo_sectors()) + 2, seed=0)
     ledger, concordance = sp.demo_inputs()
-    ds = procurement_monte_carlo(mrio, ledger, concordance, sp.Uncertainty(a_rsd=0.1, dirichlet=50),
+    ds = procurement_monte_carlo(mrio, ledger, concordance, uncertainty=sp.Uncertainty(a_rsd=0.1, dirichlet=50),
                                  samples=8, seed=0, client="sync", stressors=["CO2e"])
     assert ds.footprint.dims == ("sample", "stressor", "category")
     assert np.isfinite(ds.footprint.values).all() and ds.attrs["fallbacks"] == 0

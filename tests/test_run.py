@@ -171,7 +171,8 @@ def test_monte_carlo_run_killed_with_sigkill_resumes_to_the_same_numbers(small_s
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(cmd(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    done_dir = killed / "samples.zarr" / "_done"
+    # the run stages its outputs; the resumable samples.zarr lives in the staging folder
+    done_dir = killed / ".staging-run" / "samples.zarr" / "_done"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         if done_dir.is_dir() and len(list(done_dir.iterdir())) >= 3:

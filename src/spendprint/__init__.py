@@ -52,6 +52,7 @@ from .procurement import (
     prepare_scenarios,
     procurement_demand,
     procurement_footprint,
+    procurement_monte_carlo,
     read_risk_table,
     read_scenarios,
     risk_intensity,
@@ -60,7 +61,13 @@ from .procurement import (
 )
 from .procurement.bridges import classification_of, load_bridge, project_concordance
 from .procurement.compare import compare_models, spread_chart
-from .uncertainty import Uncertainty, monte_carlo, procurement_monte_carlo, summarise
+from .uncertainty import (
+    MonteCarloQualityError,
+    Uncertainty,
+    estimate_memory,
+    monte_carlo,
+    summarise,
+)
 
 __version__ = "0.1.0"
 
@@ -79,7 +86,7 @@ __all__ = [
     # several models
     "classification_of", "load_bridge", "project_concordance", "compare_models", "spread_chart",
     # uncertainty and supply-chain paths
-    "Uncertainty", "monte_carlo", "procurement_monte_carlo", "summarise", "structural_paths",
+    "Uncertainty", "monte_carlo", "estimate_memory", "MonteCarloQualityError", "procurement_monte_carlo", "summarise", "structural_paths",
     "structural_paths_by_category", "risk_paths", "path_tree", "production_layers",
     # errors
     "SpendprintError", "ValidationError", "LabelMismatchError", "NotProductiveError",

@@ -1,6 +1,6 @@
 """``POST /models/{name}/footprints`` (JSON) and ``.../footprints/upload`` (multipart CSV).
 
-Both call :func:`spendprint.procurement.procurement_footprint` on the cached, factorised model and
+Both call `spendprint.procurement.procurement_footprint` on the cached, factorised model and
 return its per-category results as a long table (one row per category and stressor).
 """
 

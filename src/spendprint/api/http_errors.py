@@ -1,9 +1,9 @@
 """HTTP errors: every refusal is a JSON body ``{"error": code, "detail": message, ...}``.
 
-* :class:`ApiError` for 401/403/404/409 and the like;
-* :class:`LimitExceeded` for a configured limit (413, 422, 429): the body names the limit, its value
+* `ApiError` for 401/403/404/409 and the like;
+* `LimitExceeded` for a configured limit (413, 422, 429): the body names the limit, its value
   and what the request asked for;
-* :class:`spendprint.errors.SpendprintError` (bad input found by the library) -> 422 with the message;
+* `spendprint.errors.SpendprintError` (bad input found by the library) -> 422 with the message;
 * request validation errors -> 422 without echoing the input back;
 * [TableTooLargeError][spendprint.io.tabular.TableTooLargeError] (header too wide, line too long)
   -> 413;

@@ -6,7 +6,7 @@ Life of a job: ``queued`` -> ``running`` -> ``done`` | ``failed`` | ``cancelled`
   computes from exactly what was submitted) and inserts a ``queued`` row; a key with
   ``max_jobs_per_key`` queued or running jobs gets 429.
 * A dispatcher thread in the server starts up to ``job_workers`` worker processes
-  (``python -m spendprint.api.worker DATA_DIR JOB_ID``, see :mod:`.worker`); each writes its
+  (``python -m spendprint.api.worker DATA_DIR JOB_ID``, see `.worker`); each writes its
   progress and its outcome to the database and its results under ``jobs/<id>/``.
 * ``DELETE /jobs/{id}`` marks an active job ``cancelled`` and terminates its process; on a
   finished job it deletes the job and its files.

@@ -4,7 +4,7 @@
 * concordances: ``<data-dir>/concordances/<name>.csv|.parquet|.xlsx``, plus the built-in ``demo``;
 * prices: ``<data-dir>/prices/<name>.csv|.yaml|...`` read by ``Prices.read``, plus ``default``.
 
-A request only ever gives a *name*, checked against :data:`NAME_RE`; the path is built here and
+A request only ever gives a *name*, checked against `NAME_RE`; the path is built here and
 must stay inside its folder. Opened models live in an LRU of bounded size; a model is factorised
 once when it is opened (under a per-model lock, so concurrent first requests share the work) and
 keeps its factorisation (``MRIO.solver``) for as long as it stays in the LRU.

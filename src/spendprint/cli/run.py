@@ -28,6 +28,12 @@ def run(
     workers: int | None = typer.Option(None, help="Local dask workers (default: one per core)."),
     scheduler: str | None = typer.Option(None, help="Join an existing dask scheduler, e.g. tcp://host:8786."),
     chunk_size: int | None = typer.Option(None, help="Monte Carlo samples per task."),
+    memory_budget: str | None = typer.Option(
+        None, help="Refuse a Monte Carlo run whose estimated memory exceeds this (e.g. 8G; "
+                   "default $SPENDPRINT_MEMORY_BUDGET or 8 GiB)."),
+    max_flagged_share: float = typer.Option(
+        0.05, help="Fail when more than this share of Monte Carlo samples needed a solver "
+                   "fallback or gave non-finite or negative footprints."),
     spa_top: int = typer.Option(3, help="Trace supply-chain paths of the N largest categories."),
 ) -> None:
     """Footprints, hotspots, savings potential and labour risk of a procurement ledger."""
@@ -49,7 +55,8 @@ def run(
         scenarios=str(scenarios) if scenarios else None, risk=str(risk) if risk else None,
         buyer_region=buyer_region, out=str(out), stressor=stressor, samples=samples, seed=seed,
         uncertainty=str(uncertainty) if uncertainty else None, workers=workers, scheduler=scheduler,
-        chunk_size=chunk_size, spa_top=spa_top,
+        chunk_size=chunk_size, memory_budget=memory_budget, max_flagged_share=max_flagged_share,
+        spa_top=spa_top,
     )
     t0 = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),

@@ -1,8 +1,9 @@
 """The main job behind ``spendprint run``: model + ledger -> category footprints, hotspots, savings,
 scenarios, labour risk, optional Monte Carlo and supply-chain paths -> files in an output folder.
 
-Every output file is written atomically; ``run.json`` records inputs (sha256), versions, settings
-and timings.
+The outputs are written as one set into a folder the run holds exclusively
+(`spendprint.io.output_folder.OutputSet`), after every result was checked to be finite;
+``run.json`` records inputs (sha256), versions, settings, solver counts and timings.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import xarray as xr
 from ..core.model import MRIO
 from ..core.plan import SolvePlan
 from ..errors import ValidationError
-from ..io.atomic import atomic_path, write_bytes_atomic
+from ..io.output_folder import OutputSet
 from ..io.world_cache import cached_synthetic_mrio
 from ..labelled.structural_paths import structural_paths
 from ..procurement.demand import ProcurementDemand
@@ -49,6 +50,8 @@ class RunConfig:
     workers: int | None = None
     scheduler: str | None = None
     chunk_size: int | None = None
+    memory_budget: str | None = None
+    max_flagged_share: float = 0.05
     spa_top: int = 3
     spa_threshold: float = 0.01
     spa_depth: int = 6
@@ -143,9 +146,65 @@ def analyse(mrio: MRIO, demand: ProcurementDemand, stressor: str,
                     solves=solves)
 
 
+def check_settings(cfg: RunConfig) -> None:
+    """Refuse impossible settings before any work (`ValidationError`, CLI exit 2)."""
+    problems = []
+    if cfg.samples < 0:
+        problems.append(f"--samples must be 0 (deterministic) or a positive count, not {cfg.samples}")
+    if cfg.workers is not None and cfg.workers < 1:
+        problems.append(f"--workers must be at least 1, not {cfg.workers}")
+    if cfg.chunk_size is not None and cfg.chunk_size < 1:
+        problems.append(f"--chunk-size must be at least 1, not {cfg.chunk_size}")
+    if cfg.spa_top < 0:
+        problems.append(f"--spa-top must be 0 or more, not {cfg.spa_top}")
+    if problems:
+        raise ValidationError("; ".join(problems))
+
+
+def check_results(*parts: tuple[str, xr.Dataset | None, list[str]]) -> None:
+    """Refuse to write non-finite results: every named variable must be finite everywhere.
+
+    A footprint of NaN or inf comes from inputs (amounts near the float limit, a model with
+    non-finite values); the message names the variable and the first categories affected.
+    """
+    for what, ds, names in parts:
+        if ds is None:
+            continue
+        for name in names:
+            if name not in ds:
+                continue
+            v = ds[name]
+            if v.dtype.kind != "f":
+                continue
+            bad = ~np.isfinite(v.values)
+            if bad.any():
+                cats = []
+                if "category" in v.dims:
+                    ax = v.dims.index("category")
+                    hit = np.moveaxis(bad, ax, 0).reshape(bad.shape[ax], -1).any(axis=1)
+                    cats = [str(c) for c in v["category"].values[hit]][:5]
+                raise ValidationError(
+                    f"{what}: {int(bad.sum())} value(s) of {name!r} are not finite"
+                    + (f" (categories {cats})" if cats else "")
+                    + "; nothing was written. Check the ledger amounts (values near 1e308 "
+                      "overflow) and the model.")
+
+
 def run_job(cfg: RunConfig, progress: Progress | None = None,
             mc_progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Run the whole analysis and write the outputs into ``cfg.out`` (see module docstring)."""
+    """Run the whole analysis and write the outputs into ``cfg.out`` (see module docstring).
+
+    The run owns ``cfg.out`` from start to end (`spendprint.io.output_folder.OutputSet`): a
+    second run into the same folder is refused, every output is staged and moved into place as
+    one set after the results were checked, and a failure leaves the previous set intact.
+    """
+    check_settings(cfg)
+    with OutputSet(cfg.out, "run") as outset:
+        return _run(cfg, outset, progress, mc_progress)
+
+
+def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
+         mc_progress: Callable[[int, int], None] | None) -> RunResult:
     from .. import procurement as pc
 
     say = progress or (lambda msg: None)
@@ -177,10 +236,16 @@ def run_job(cfg: RunConfig, progress: Progress | None = None,
     stressor = cfg.stressor
     res = analyse(mrio, demand, stressor, levers, risk_table, say, timer)
     ds, sav, risk, scen = res.footprints, res.savings, res.risk, res.scenarios
+    check_results(("footprints", ds, ["footprint", "direct", "intensity", "by_origin_region"]),
+                  ("savings potential", sav, ["best_origin", "savings"]),
+                  ("scenarios", scen, ["footprint", "change"]),
+                  ("labour-risk screen", risk, ["hours", "risk_hours"]))
 
     mc = None
     if cfg.samples > 0:
-        mc = _monte_carlo(cfg, mrio, demand, paths, say, timer, mc_progress)
+        mc = _monte_carlo(cfg, mrio, demand, paths, say, timer, mc_progress,
+                          store=outset.path("samples.zarr"))
+        check_results(("Monte Carlo", mc, ["mean", "sd"]))
 
     paths_df = None
     if cfg.spa_top > 0:
@@ -200,23 +265,19 @@ def run_job(cfg: RunConfig, progress: Progress | None = None,
                 extra[name] = mc[name].reindex(stressor=ds["stressor"].values)
     table = _category_table(ds, extra)
 
-    say(f"writing results to {cfg.out}")
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    say(f"writing results to {out}")
     with timer.step("write"):
         full = _merge(ds, sav, risk, scen, mc)
-        with atomic_path(out / "results.zarr") as p:
-            _clean_for_zarr(full).to_zarr(p, mode="w", consolidated=False)
-        with atomic_path(out / "categories.parquet") as p:
-            table.to_parquet(p, index=False)
-        with atomic_path(out / "categories.csv") as p:
-            table.to_csv(p, index=False)
+        _clean_for_zarr(full).to_zarr(outset.path("results.zarr"), mode="w", consolidated=False)
+        table.to_parquet(outset.path("categories.parquet"), index=False)
+        table.to_csv(outset.path("categories.csv"), index=False)
         if paths_df is not None:
-            with atomic_path(out / "paths.csv") as p:
-                paths_df.to_csv(p, index=False)
+            paths_df.to_csv(outset.path("paths.csv"), index=False)
         html = build_report(mrio, ds, sav, risk, scen, mc, paths_df, stressor=stressor,
                             buyer_region=cfg.buyer_region, timings=timer.as_dict())
-        write_bytes_atomic(out / "report.html", html.encode("utf-8"))
+        outset.path("report.html").write_bytes(html.encode("utf-8"))
+    staged = sorted(p.name for p in outset.staging.iterdir())
     prov = {
         "spendprint_run": 1,
         "settings": asdict(cfg),
@@ -224,12 +285,16 @@ def run_job(cfg: RunConfig, progress: Progress | None = None,
         "model": {"repr": repr(mrio), "meta": json.loads(json.dumps(dict(mrio.meta), default=str)),
                   "solver": {"method": mrio.solver.method, **mrio.solver.stats},
                   "solve_plan": res.solves},
+        "monte_carlo": None if mc is None else {
+            k: mc.attrs.get(k) for k in ("execution", "flagged_samples", "fallbacks",
+                                         "nonfinite_samples", "negative_samples",
+                                         "flagged_share") if k in mc.attrs},
         "versions": versions(),
         "timings_s": timer.as_dict(),
-        "outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) + ["run.json"],
+        "outputs": sorted([*staged, "run.json"]),
     }
     prov["timings_s"]["total"] = round(sum(timer.as_dict().values()), 3)
-    write_bytes_atomic(out / "run.json", json.dumps(prov, indent=2, default=str).encode())
+    outset.path("run.json").write_bytes(json.dumps(prov, indent=2, default=str).encode())
     return RunResult(out=out, categories=table, dataset=full, provenance=prov)
 
 
@@ -240,8 +305,8 @@ def default_uncertainty_path() -> str:
 
 
 def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: ProcurementDemand, paths: dict, say: Progress,
-                 timer: Timer, mc_progress: Callable[[int, int], None] | None) -> xr.Dataset:
-    from ..runtime.cluster import local_client
+                 timer: Timer, mc_progress: Callable[[int, int], None] | None,
+                 store: Path) -> xr.Dataset:
     from ..uncertainty import Uncertainty, monte_carlo, percentile_columns
 
     if not paths["uncertainty"]:
@@ -249,21 +314,23 @@ def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: ProcurementDemand, paths: d
     unc = Uncertainty.from_yaml(paths["uncertainty"])
     stressors = None if len(mrio.indicators) <= 20 else [cfg.stressor]
     say(f"Monte Carlo: {cfg.samples} samples ({Path(paths['uncertainty']).name})")
-    client, owned = cfg.scheduler, None
+    # the memory budget and the settings are checked inside before any cluster starts
+    client = cfg.scheduler
     if client is None and cfg.workers is not None:
-        client = owned = "sync" if cfg.workers <= 1 else local_client(cfg.workers)
-    try:
-        with timer.step("monte_carlo"):
-            mc = monte_carlo(mrio, demand.to_dataarray(), unc, samples=cfg.samples, seed=cfg.seed,
-                             chunk_size=cfg.chunk_size, client=client,
-                             store=str(Path(cfg.out) / "samples.zarr"), stressors=stressors,
-                             progress=mc_progress)
-    finally:
-        if owned is not None and owned != "sync":
-            cluster = getattr(owned, "cluster", None)
-            owned.close()
-            if cluster is not None:
-                cluster.close()
+        client = "sync" if cfg.workers == 1 else "local"
+    with timer.step("monte_carlo"):
+        mc = monte_carlo(mrio, demand.to_dataarray(), unc, samples=cfg.samples, seed=cfg.seed,
+                         chunk_size=cfg.chunk_size, client=client, workers=cfg.workers,
+                         store=str(store), stressors=stressors, progress=mc_progress,
+                         memory_budget=cfg.memory_budget,
+                         max_flagged_share=cfg.max_flagged_share)
+    flagged = {k: mc.attrs.get(k) for k in ("flagged_samples", "fallbacks", "nonfinite_samples",
+                                            "negative_samples", "flagged_share")}
+    if flagged["flagged_samples"]:
+        say(f"Monte Carlo: {flagged['flagged_samples']} of {cfg.samples} samples flagged "
+            f"({flagged['fallbacks']} solver fallbacks, {flagged['nonfinite_samples']} non-finite, "
+            f"{flagged['negative_samples']} negative footprints); below the "
+            f"{cfg.max_flagged_share:.0%} threshold, kept")
     for name, var in percentile_columns(mc).items():
         mc[name.replace("_", ".")] = var
     return mc

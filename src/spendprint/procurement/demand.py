@@ -207,6 +207,9 @@ def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices 
     if buyer_region not in mrio.regions:
         raise LabelMismatchError(f"buyer region {buyer_region!r} is not a region of the MRIO "
                                  f"({', '.join(mrio.regions)})")
+    if len(ledger.frame) == 0:
+        raise LedgerError([f"{ledger.source}: the ledger has no rows (expected one row per purchase "
+                           f"or per category total below the header)"], ledger.source)
     problems = ledger.problems(concordance=concordance, prices=prices, mrio=mrio)
     problems += concordance.problems(mrio)
     if problems:

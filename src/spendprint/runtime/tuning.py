@@ -48,5 +48,5 @@ def in_dask_worker() -> bool:
 
 
 def is_malloc_tuned() -> bool:
-    """Whether :func:`tune_malloc` has already been applied in this process."""
+    """Whether `tune_malloc` has already been applied in this process."""
     return _MALLOC_TUNED

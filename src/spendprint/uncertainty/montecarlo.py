@@ -294,7 +294,7 @@ def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, s
         solve must reach (dimensionless; default 1e-9, far below the sampling error of any
         realistic run).
     storage, orientation, group_size
-        Solver choices (see :func:`spendprint.uncertainty.sampler.build_problem`); the results
+        Solver choices (see `spendprint.uncertainty.sampler.build_problem`); the results
         depend on ``group_size`` in the last bits only.
     progress : callable(done, total), optional
         Called after each chunk with samples done and total.
@@ -313,7 +313,7 @@ def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, s
     -------
     xarray.Dataset
         ``footprint`` (sample, stressor, category) in the indicator unit; the summaries of
-        :func:`summarise` (``mean``, ``sd``, ``percentiles`` (quantile, ...), ``p_top5``,
+        `summarise` (``mean``, ``sd``, ``percentiles`` (quantile, ...), ``p_top5``,
         ``p_top10``, ``rank_lo``, ``rank_hi``, ``mcse``, ``rel_mcse``, ``converged``,
         ``samples_needed``); ``deterministic`` (stressor, category); per sample ``iterations``,
         ``residual`` (final relative residual), ``fallback``; attrs with the solver statistics
@@ -509,17 +509,3 @@ class MonteCarloQualityError(ValidationError):
     def __init__(self, message: str, counts: dict[str, Any]):
         super().__init__(message)
         self.counts = counts
-
-
-def procurement_monte_carlo(mrio, ledger, concordance, uncertainty: Uncertainty | None = None,
-                            prices=None, buyer_region: str = "NO", **kwargs) -> xr.Dataset:
-    """:func:`monte_carlo` of the demand of a procurement ledger.
-
-    ``y = procurement_demand(mrio, ledger, concordance, prices, buyer_region)`` (region, sector,
-    category); ``kwargs`` go to :func:`monte_carlo`. Spend RSD and Dirichlet concentrations are
-    per ledger category.
-    """
-    from ..procurement import procurement_demand
-
-    y = procurement_demand(mrio, ledger, concordance, prices=prices, buyer_region=buyer_region)
-    return monte_carlo(mrio, y, uncertainty, **kwargs)

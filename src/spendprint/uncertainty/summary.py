@@ -1,7 +1,7 @@
 """Summaries of Monte Carlo footprints: moments, percentiles, ranks, MC error, convergence.
 
 Percentiles are one variable ``percentiles`` with a ``quantile`` dimension (0.025, 0.05, 0.5,
-0.95, 0.975), so ``ds.percentiles.sel(quantile=0.975)`` is p97.5; :func:`percentile_columns`
+0.95, 0.975), so ``ds.percentiles.sel(quantile=0.975)`` is p97.5; `percentile_columns`
 gives them as separately named arrays (``p2_5``, ``p5``, ``p50``, ``p95``, ``p97_5``) for tables.
 """
 
