@@ -9,6 +9,7 @@ import scipy.stats as st
 
 from spendprint import kernels as K
 from spendprint.kernels import random as KR
+from spendprint.kernels.kernel_registry import splitmix_bits
 from spendprint.kernels.perturb import parallel
 
 
@@ -18,12 +19,7 @@ def keys_for(seed: int, samples, domain: int = KR.DOMAIN_A) -> np.ndarray:
 
 def _hash_bits(key, elements) -> np.ndarray:
     """SplitMix64 outputs of the stream ``key`` at ``elements``, re-derived in numpy."""
-    e = np.asarray(elements, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        z = np.uint64(key) + e * KR.GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+    return splitmix_bits(key, elements)
 
 
 def naive_normals(key, elements) -> np.ndarray:

@@ -281,6 +281,19 @@ def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices 
     fixed = fixed_region != ""
     if fixed.any():
         r_idx = np.array([rpos[r] for r in fixed_region[fixed]], dtype=np.int64)
+        # a product fixed to an origin that does not produce it would carry no supply chain at
+        # all (its column of A is zero): the footprint would be margins only, silently
+        x = np.asarray(mrio.x).reshape(R, P)
+        dead = (x[r_idx, p_idx[fixed]] <= 0) & (basic[fixed] > 0)
+        if dead.any():
+            sub = rows[fixed][dead]
+            pairs = sorted({(c, reg, sec) for c, reg, sec in zip(
+                sub["category"], fixed_region[fixed][dead], sub["sector"], strict=True)})
+            raise LedgerError(
+                [f"category {c!r}: product {sec!r} is bought from {reg} (supplier country or "
+                 f"concordance origin_region), but {reg} has zero output of it in this model; "
+                 f"choose another origin or leave the origin blank" for c, reg, sec in pairs],
+                f"{ledger.source} / {concordance.source}")
         np.add.at(y, (r_idx, p_idx[fixed], c_idx[fixed]), basic[fixed])
     shares = origin_shares(mrio, buyer_region)
     if (~fixed).any():

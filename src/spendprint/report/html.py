@@ -98,7 +98,15 @@ def build_report(mrio: MRIO, ds: xr.Dataset, sav: xr.Dataset, risk: xr.Dataset,
                                        "p_top10") if k in mc})
         mcdf.index = mcdf.index.astype(str)
         nsamp = int(mc.sizes.get("sample", mc.attrs.get("samples", 0)))
-        sections.append(("Uncertainty (Monte Carlo)", rp.chart_block(
+        flagged = int(mc.attrs.get("flagged_samples", 0) or 0)
+        quality = (f"<p><strong>{flagged} of {nsamp} samples flagged</strong> "
+                   f"({int(mc.attrs.get('fallbacks', 0) or 0)} solver fallbacks, "
+                   f"{int(mc.attrs.get('nonfinite_samples', 0) or 0)} non-finite, "
+                   f"{int(mc.attrs.get('negative_samples', 0) or 0)} negative footprints where "
+                   f"the baseline is positive); they are kept in the statistics.</p>"
+                   if flagged else f"<p>All {nsamp} samples converged to the solver's tolerance "
+                                   f"with finite, physical footprints.</p>")
+        sections.append(("Uncertainty (Monte Carlo)", quality + rp.chart_block(
             rp.chart_intervals(mcdf, unit), f"{nsamp or mc.attrs.get('samples')} samples.")
             + rp.chart_block(rp.chart_rank_probability(mcdf), "Probability that a category ranks "
                              "among the 5 or 10 largest.")
