@@ -37,7 +37,9 @@ def small_run(small_store, tmp_path_factory) -> Path:
 def test_run_writes_every_output(small_run):
     names = {p.name for p in small_run.iterdir()}
     assert {"categories.parquet", "categories.csv", "results.zarr", "report.html", "run.json"} <= names
-    assert not [n for n in names if n.startswith(".")], "temporary files left behind"
+    # only the run's lock file and the manifest of its output set; no temporary files
+    assert sorted(n for n in names if n.startswith(".")) == [".spendprint-set.json",
+                                                             ".spendprint.lock"]
     table = pd.read_parquet(small_run / "categories.parquet")
     assert table.groupby("category").size().eq(5).all() and table["category"].nunique() == 80
     assert {"footprint", "spend", "share", "rank", "best_origin_savings", "best_origin_footprint", "risk_hours"} <= set(table.columns)

@@ -228,7 +228,8 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
     with timer.step("read_inputs"):
         prices = pc.Prices.read(paths["prices"]) if paths["prices"] else pc.Prices.default()
         concordance = pc.Concordance.read(paths["concordance"])
-        ledger = pc.Ledger.read(paths["ledger"])
+        # validated here against the other inputs, in one pass that lists every problem
+        ledger = pc.Ledger.read(paths["ledger"], concordance=concordance, prices=prices, mrio=mrio)
         levers = pc.read_scenarios(paths["scenarios"]) if paths["scenarios"] else None
         risk_table = pc.read_risk_table(cfg.risk)
     with timer.step("demand"):

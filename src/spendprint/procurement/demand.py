@@ -210,8 +210,12 @@ def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices 
     if len(ledger.frame) == 0:
         raise LedgerError([f"{ledger.source}: the ledger has no rows (expected one row per purchase "
                            f"or per category total below the header)"], ledger.source)
-    problems = ledger.problems(concordance=concordance, prices=prices, mrio=mrio)
-    problems += concordance.problems(mrio)
+    # a ledger read with these very inputs was validated against them already (one pass)
+    if ledger.checked_with == (id(concordance), id(prices), id(mrio)):
+        problems = []
+    else:
+        problems = ledger.problems(concordance=concordance, prices=prices, mrio=mrio)
+        problems += concordance.problems(mrio)
     if problems:
         raise LedgerError(sort_problems(problems),
                           f"{ledger.source} / {concordance.source} ({ROW_NOTE})")

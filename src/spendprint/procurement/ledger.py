@@ -7,7 +7,7 @@ Row numbers in messages are spreadsheet rows: the header is row 1, the first dat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,10 +79,14 @@ class Ledger:
         ``price_basis`` ("purchaser" or "basic"), ``description``; index = spreadsheet row number.
     source : str
         File name or label used in messages.
+    checked_with : tuple
+        Identities of the (concordance, prices, mrio) the ledger was validated against when it
+        was read, so that building the demand from the same inputs does not validate twice.
     """
 
     frame: pd.DataFrame
     source: str = "ledger"
+    checked_with: tuple = field(default=(), repr=False)
 
     # ---- construction --------------------------------------------------------------------------
     @classmethod
@@ -192,7 +196,9 @@ class Ledger:
             "price_basis": pb,
             "description": desc,
         }, index=idx)
-        ledger = cls(frame=frame, source=source)
+        ledger = cls(frame=frame, source=source,
+                     checked_with=(id(concordance), id(prices), id(mrio))
+                     if None not in (concordance, prices, mrio) else ())
         if concordance is not None or prices is not None or mrio is not None:
             # the checks against other inputs run on the same rows, so one error lists everything
             problems += ledger.problems(concordance=concordance, prices=prices, mrio=mrio)
