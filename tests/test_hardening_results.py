@@ -64,3 +64,43 @@ def test_empty_ledger_frame_is_a_ledger_error():
     empty = Ledger.from_frame(pd.DataFrame(columns=["category", "amount", "currency", "year"]))
     with pytest.raises(sp.LedgerError, match="no rows"):
         ProcurementDemand.build(sp.synthetic_mrio(regions=6, sectors=200, seed=3), empty, conc)
+
+
+def test_two_runs_into_one_folder_the_second_exits_2_naming_the_first(world, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_hardening_cli import ENV
+
+    out = tmp_path / "out"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "spendprint", "run", "--mrio", str(world), "--out", str(out),
+         "--samples", "100000", "--workers", "1", "--chunk-size", "16", "--spa-top", "0"],
+        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / ".staging-run").is_dir():
+            time.sleep(0.1)
+        assert first.poll() is None, "the first run ended before the second started"
+        r = cli("run", "--mrio", str(world), "--out", str(out), "--spa-top", "0")
+        assert_input_error(r, "another spendprint run", f"pid {first.pid}")
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.wait(timeout=120)
+    assert first.returncode == 130
+    assert not (out / "categories.csv").exists()  # neither run left a partial or mixed set
+
+
+def test_deterministic_run_removes_the_stale_samples_of_an_earlier_monte_carlo_run(world, tmp_path):
+    out = tmp_path / "out"
+    r = cli("run", "--mrio", str(world), "--out", str(out), "--samples", "8", "--workers", "1",
+            "--spa-top", "0")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (out / "samples.zarr").is_dir()
+    r = cli("run", "--mrio", str(world), "--out", str(out), "--spa-top", "0")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not (out / "samples.zarr").exists()
+    assert "mean" not in pd.read_csv(out / "categories.csv").columns
