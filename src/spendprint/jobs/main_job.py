@@ -25,7 +25,7 @@ from ..io.output_folder import OutputSet
 from ..io.world_cache import cached_synthetic_mrio
 from ..labelled.structural_paths import structural_paths
 from ..procurement.demand import ProcurementDemand
-from ..report.html import build_report
+from .outputs import RunOutputs, write_outputs
 from .provenance import Timer, sha256_path, versions
 
 Progress = Callable[[str], None]
@@ -74,22 +74,6 @@ def load_model(path: str | None, synthetic: dict[str, int]) -> MRIO:
     from ..io.detect import read_mrio
 
     return read_mrio(Path(path))
-
-
-def _category_table(ds: xr.Dataset, extra: dict[str, xr.DataArray]) -> pd.DataFrame:
-    """One row per (category, stressor) with the per-category results as columns."""
-    cols = ["spend", "spend_original", "footprint", "direct", "supply_chain", "intensity", "share",
-            "cumulative_share", "rank"]
-    parts = {c: ds[c] for c in cols if c in ds}
-    parts.update(extra)
-    frame = xr.Dataset(parts).to_dataframe()
-    frame = frame.drop(columns=[c for c in frame.columns if c == "unit"], errors="ignore")
-    frame = frame.reset_index()
-    order = ["category", "stressor"] + [c for c in frame.columns if c not in ("category", "stressor")]
-    frame = frame[order]
-    frame.insert(2, "unit", frame["stressor"].map(dict(zip(ds["stressor"].values, ds["unit"].values,
-                                                           strict=True))).astype(str))
-    return frame
 
 
 @dataclass
@@ -252,6 +236,7 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
     if cfg.spa_top > 0:
         paths_df = _paths(cfg, mrio, demand, ds, stressor, say, timer)
 
+    out = Path(cfg.out)
     extra: dict[str, xr.DataArray] = {
         "best_origin_footprint": sav["best_origin"],
         "best_origin_savings": sav["savings"],
@@ -264,21 +249,6 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
                      "rank_lo", "rank_hi", "mcse", "converged", "enough_samples"):
             if name in mc:
                 extra[name] = mc[name].reindex(stressor=ds["stressor"].values)
-    table = _category_table(ds, extra)
-
-    out = Path(cfg.out)
-    say(f"writing results to {out}")
-    with timer.step("write"):
-        full = _merge(ds, sav, risk, scen, mc)
-        _clean_for_zarr(full).to_zarr(outset.path("results.zarr"), mode="w", consolidated=False)
-        table.to_parquet(outset.path("categories.parquet"), index=False)
-        table.to_csv(outset.path("categories.csv"), index=False)
-        if paths_df is not None:
-            paths_df.to_csv(outset.path("paths.csv"), index=False)
-        html = build_report(mrio, ds, sav, risk, scen, mc, paths_df, stressor=stressor,
-                            buyer_region=cfg.buyer_region, timings=timer.as_dict())
-        outset.path("report.html").write_bytes(html.encode("utf-8"))
-    staged = sorted(p.name for p in outset.staging.iterdir())
     prov = {
         "spendprint_run": 1,
         "settings": asdict(cfg),
@@ -291,10 +261,18 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
                                          "nonfinite_samples", "negative_samples",
                                          "flagged_share") if k in mc.attrs},
         "versions": versions(),
-        "timings_s": timer.as_dict(),
-        "outputs": sorted([*staged, "run.json"]),
     }
+    say(f"writing results to {out}")
+    with timer.step("write"):
+        outputs = RunOutputs(mrio=mrio, demand=demand, footprints=ds, savings=sav, risk=risk,
+                             scenarios=scen, monte_carlo=mc, paths=paths_df, extra=extra,
+                             stressor=stressor, buyer_region=cfg.buyer_region,
+                             timings=timer.as_dict(), provenance=prov)
+        table, full = write_outputs(outset, outputs)
+    staged = sorted(p.name for p in outset.staging.iterdir())
+    prov["timings_s"] = timer.as_dict()
     prov["timings_s"]["total"] = round(sum(timer.as_dict().values()), 3)
+    prov["outputs"] = sorted([*staged, "run.json"])
     outset.path("run.json").write_bytes(json.dumps(prov, indent=2, default=str).encode())
     return RunResult(out=out, categories=table, dataset=full, provenance=prov)
 
@@ -350,41 +328,3 @@ def _paths(cfg: RunConfig, mrio: MRIO, demand: ProcurementDemand, ds: xr.Dataset
             df.insert(0, "category", str(cat))
             frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else None
-
-
-def _merge(ds, sav, risk, scen, mc) -> xr.Dataset:
-    full = ds.copy()
-    # the same names as the columns of categories.csv: one name, one quantity
-    for name, var in (("best_origin_footprint", "best_origin"), ("best_origin_savings", "savings"),
-                      ("best_origin_savings_share", "savings_share"),
-                      ("best_origin_region", "best_region"),
-                      ("best_origin_moved_spend", "moved_spend")):
-        if var in sav:
-            full[name] = sav[var]
-    for name, var in risk.data_vars.items():
-        full[f"labour_{name}"] = var
-    if scen is not None:
-        for name in ("footprint", "change", "total"):
-            if name in scen:
-                full[f"scenario_{name}"] = scen[name]
-    if mc is not None:
-        for name, var in mc.data_vars.items():
-            if "sample" not in var.dims and "." not in name:
-                full[f"mc_{name}"] = var.reindex(stressor=ds["stressor"].values)
-    return full
-
-
-def _clean_for_zarr(ds: xr.Dataset) -> xr.Dataset:
-    """Object/unicode arrays as plain str, attrs JSON-safe: what Zarr v3 stores reliably."""
-    out = ds.copy()
-    for name in list(out.variables):
-        v = out[name]
-        if v.dtype == object or v.dtype.kind == "U":
-            out[name] = v.astype(str).astype(object)
-        if v.dtype == bool:
-            out[name] = v.astype(np.int8)
-    out.attrs = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in out.attrs.items()}
-    for name in out.variables:
-        out[name].attrs = {k: (v if isinstance(v, (int, float, str)) else str(v))
-                           for k, v in out[name].attrs.items()}
-    return out
