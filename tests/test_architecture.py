@@ -24,7 +24,7 @@ PKG = Path(sp.__file__).resolve().parent
 KERNELS = (PKG / "kernels").resolve()
 
 RANK = {"errors": 0, "kernels": 0, "core": 1, "io": 2, "labelled": 2, "runtime": 2,
-        "uncertainty": 3, "procurement": 4, "report": 5, "jobs": 6, "api": 7, "cli": 8,
+        "uncertainty": 3, "scenarios": 3.5, "procurement": 4, "report": 5, "jobs": 6, "api": 7, "cli": 8,
         "__main__": 9, "data": 0}
 #: Same-rank packages that may import each other (none).
 ALLOWED_SIDEWAYS: set[tuple[str, str]] = set()
