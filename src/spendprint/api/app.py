@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from .auth import KeyInfo, KeyStore, key_dependencies
-from .http_errors import ApiError, LimitExceeded, install_handlers
+from .http_errors import ApiError, LimitExceeded, error_responses, install_handlers
 from .registry import ModelRegistry, concordance_registry, prices_registry
 from .schemas import (
     Concordance,
@@ -190,6 +190,10 @@ def create_app(settings: Settings) -> FastAPI:
                      "multipliers, per-category footprints and Monte Carlo jobs. Endpoints that "
                      "compute or write need an API key (`X-API-Key` or `Authorization: Bearer`)."),
         lifespan=lifespan,
+        # operation ids are the route functions' names (list_models, get_multipliers, ...)
+        generate_unique_id_function=lambda route: route.name,
+        # every answer may be a 500, and any body a 413 (BodyLimitMiddleware)
+        responses=error_responses(500),
     )
     app.state.spendprint = state
     install_handlers(app)
@@ -205,18 +209,20 @@ def create_app(settings: Settings) -> FastAPI:
     require_key, read_access = key_dependencies(state.keys, settings.public_reads)
     reader = Depends(read_access)
 
+    reads = error_responses(401, 403, 404, 422)
+
     @app.get("/health", response_model=Health, tags=["server"])
-    def health() -> Health:
+    def get_health() -> Health:
         """Liveness: always public."""
         return Health(version=__version__, models_loaded=state.models.loaded())
 
-    @app.get("/models", response_model=ModelList, tags=["models"])
+    @app.get("/models", response_model=ModelList, tags=["models"], responses=reads)
     def list_models(_: KeyInfo | None = reader) -> ModelList:
         """The models in ``<data-dir>/models`` with their sizes and indicators."""
         return ModelList(models=[_model_summary(n, state.models.attrs(n)) for n in state.models.names()])
 
-    @app.get("/models/{name}", response_model=ModelInfo, tags=["models"])
-    def model_info(name: str, _: KeyInfo | None = reader) -> ModelInfo:
+    @app.get("/models/{name}", response_model=ModelInfo, tags=["models"], responses=reads)
+    def get_model(name: str, _: KeyInfo | None = reader) -> ModelInfo:
         """Regions, sectors, indicators with units, year, currency and the rest of the metadata."""
         attrs = state.models.attrs(name)
         meta = attrs.get("meta", {}) or {}
@@ -235,7 +241,8 @@ def create_app(settings: Settings) -> FastAPI:
             meta=meta, loaded=name in state.models.loaded())
 
     @app.get("/models/{name}/multipliers", response_model=Multipliers, tags=["models"],
-             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
+             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}},
+                        **reads})
     def get_multipliers(
         name: str, _: KeyInfo | None = reader,
         stressor: Annotated[list[str] | None, Query(description="Indicator(s); repeat for several.")] = None,
@@ -264,12 +271,12 @@ def create_app(settings: Settings) -> FastAPI:
         return table_response(df, negotiate(format, accept), {"model": name},
                               filename=f"{name}-multipliers")
 
-    @app.get("/concordances", response_model=NameList, tags=["inputs"])
+    @app.get("/concordances", response_model=NameList, tags=["inputs"], responses=reads)
     def list_concordances(_: KeyInfo | None = reader) -> NameList:
         """Concordances in ``<data-dir>/concordances`` and the built-in ``demo``."""
         return NameList(names=state.concordances.names())
 
-    @app.get("/concordances/{name}", response_model=Concordance, tags=["inputs"])
+    @app.get("/concordances/{name}", response_model=Concordance, tags=["inputs"], responses=reads)
     def get_concordance(name: str, _: KeyInfo | None = reader):
         """The rows (category, sector, weight, origin_region) of a named concordance."""
         from .inputs import load_concordance
@@ -278,7 +285,7 @@ def create_app(settings: Settings) -> FastAPI:
         conc = load_concordance(state, name)
         return json_response({"name": name, "rows": records(conc.frame.reset_index(drop=True))})
 
-    @app.get("/prices", response_model=NameList, tags=["inputs"])
+    @app.get("/prices", response_model=NameList, tags=["inputs"], responses=reads)
     def list_prices(_: KeyInfo | None = reader) -> NameList:
         """Price settings in ``<data-dir>/prices`` and the built-in ``default``."""
         return NameList(names=state.prices.names())

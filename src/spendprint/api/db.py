@@ -30,11 +30,19 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     started REAL,
-    finished REAL
+    finished REAL,
+    stage TEXT,
+    samples_done INTEGER,
+    samples_total INTEGER,
+    warning TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key_id, status);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created);
 """
+
+#: Columns added to ``jobs`` after the first release (added to older databases on open).
+ADDED_JOB_COLUMNS = (("stage", "TEXT"), ("samples_done", "INTEGER"), ("samples_total", "INTEGER"),
+                     ("warning", "TEXT"))
 
 
 def init_db(path: Path) -> None:
@@ -51,6 +59,10 @@ def init_db(path: Path) -> None:
         con.execute("PRAGMA busy_timeout=30000")
         con.execute("PRAGMA journal_mode=WAL")
         con.executescript(SCHEMA)
+        have = {r[1] for r in con.execute("PRAGMA table_info(jobs)")}
+        for col, kind in ADDED_JOB_COLUMNS:  # a database of an older server
+            if col not in have:
+                con.execute(f"ALTER TABLE jobs ADD COLUMN {col} {kind}")
     finally:
         con.close()
     for suffix in ("-wal", "-shm"):

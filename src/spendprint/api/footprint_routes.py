@@ -1,4 +1,5 @@
-"""``POST /models/{name}/footprints`` (JSON) and ``.../footprints/upload`` (multipart CSV).
+"""``POST /models/{name}/footprints`` (JSON) and ``.../footprints/upload`` (multipart: CSV, xlsx
+or Parquet).
 
 Both call `spendprint.procurement.procurement_footprint` on the cached, factorised model and
 return its per-category results as a long table (one row per category and stressor).
@@ -11,15 +12,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, File, Form, Header, Query, UploadFile
 
 from .auth import KeyInfo
-from .http_errors import ApiError
-from .inputs import concordance_from, ledger_from_csv, prices_from, resolve
+from .http_errors import error_responses
+from .inputs import (
+    concordance_from,
+    concordance_from_upload,
+    ledger_from_csv,
+    prices_from,
+    resolve,
+)
 from .schemas import FootprintRequest, FootprintResponse
 from .tables import Format, long_table, negotiate, table_response
 
 if TYPE_CHECKING:
     from .app import AppState
 
-_CONTENT = {200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}}
+_CONTENT = {200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}},
+            **error_responses(401, 403, 404, 413, 422)}
 
 
 def compute(state: AppState, name: str, ledger, concordance, prices, buyer_region: str,
@@ -62,7 +70,7 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
 
     @app.post("/models/{name}/footprints", response_model=FootprintResponse, tags=["footprints"],
               responses=_CONTENT)
-    def post_footprint(name: str, body: FootprintRequest, _: KeyInfo = writer, format: FormatQ = None,
+    def post_footprints(name: str, body: FootprintRequest, _: KeyInfo = writer, format: FormatQ = None,
                        accept: AcceptH = None):
         """Per-category footprints of a ledger (JSON rows), synchronously.
 
@@ -78,42 +86,38 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
 
     @app.post("/models/{name}/footprints/upload", response_model=FootprintResponse,
               tags=["footprints"], responses=_CONTENT)
-    def upload_footprint(
+    def upload_footprints(
         name: str,
-        ledger: Annotated[UploadFile, File(description="Ledger CSV: category, amount, currency, "
-                                                       "year[, supplier_country, price_basis, "
+        ledger: Annotated[UploadFile, File(description="Ledger file, CSV, xlsx or Parquet: "
+                                                       "category, amount, currency, year[, "
+                                                       "supplier_country, price_basis, "
                                                        "description].")],
         concordance: Annotated[str, Form(description="Concordance name.")] = "demo",
-        concordance_file: Annotated[UploadFile | None, File(description="Concordance CSV "
-                                                                        "(instead of a name).")] = None,
+        concordance_file: Annotated[UploadFile | None, File(description="Concordance file, CSV, "
+                                                                        "xlsx or Parquet "
+                                                                        "(instead of a name).")
+                                    ] = None,
         prices: Annotated[str | None, Form(description="Prices name (default tables if "
                                                        "omitted).")] = None,
         buyer_region: Annotated[str, Form(min_length=1, max_length=64)] = "NO",
         stressors: Annotated[list[str] | None, Form(description="Indicators (repeat the "
                                                                 "field).")] = None,
         by_origin: Annotated[bool, Form()] = False,
+        sheet: Annotated[str | None, Form(max_length=100, description="xlsx uploads: the sheet "
+                                                                      "(name; default the "
+                                                                      "first).")] = None,
         format: FormatQ = None,
         accept: AcceptH = None,
         _: KeyInfo = writer,
     ):
-        """Per-category footprints of an uploaded ledger CSV (multipart/form-data)."""
+        """Per-category footprints of an uploaded ledger (multipart/form-data): CSV, xlsx or
+        Parquet, found from the file's bytes (a zip archive is xlsx, ``PAR1`` Parquet)."""
         state.models.path(name)
-        led = ledger_from_csv(state, _read(ledger), ledger.filename or "ledger.csv")
+        sheet_ = sheet if sheet else 0
+        led = ledger_from_csv(state, _read(ledger), ledger.filename or "ledger.csv", sheet=sheet_)
         if concordance_file is not None and concordance_file.filename:
-            import io
-
-            import pandas as pd
-
-            from ..procurement import Concordance
-
-            data = _read(concordance_file)
-            try:
-                df = pd.read_csv(io.StringIO(data.decode("utf-8-sig")), dtype=str,
-                                 keep_default_na=False)
-            except (UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
-                raise ApiError(422, "invalid_input", f"concordance file: cannot read as CSV: {exc}"
-                               ) from exc
-            conc = Concordance.from_frame(df, source=concordance_file.filename or "concordance")
+            conc = concordance_from_upload(_read(concordance_file),
+                                           concordance_file.filename or "concordance", sheet_)
         else:
             conc = concordance_from(state, concordance)
         ds = compute(state, name, led, conc, prices_from(state, prices), buyer_region,

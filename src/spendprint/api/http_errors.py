@@ -72,6 +72,18 @@ class LimitExceeded(ApiError):
                          limit=limit, maximum=maximum, requested=requested)
 
 
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring ``codes`` with the one error model
+    [ErrorBody][spendprint.api.schemas.ErrorBody] (what the handlers below send)."""
+    from .schemas import ErrorBody
+
+    text = {400: "Bad request", 401: "No API key", 403: "The API key is not valid",
+            404: "Not found", 409: "Conflict (the job is not finished)",
+            413: "A configured size limit was exceeded", 422: "Invalid request or input",
+            429: "Too many active jobs for this API key", 500: "Internal error"}
+    return {c: {"model": ErrorBody, "description": text.get(c, "Error")} for c in codes}
+
+
 def json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content=body, headers=headers)
 

@@ -121,13 +121,80 @@ def ledger_from_rows(state: AppState, rows: list[LedgerRow]):
     return Ledger.from_frame(df, source="request ledger")
 
 
-def ledger_from_csv(state: AppState, data: bytes, filename: str = "ledger.csv"):
-    """A ledger from an uploaded CSV file (header row; columns as for ``Ledger.read``)."""
+def upload_format(data: bytes, filename: str) -> str:
+    """``"xlsx"``, ``"parquet"`` or ``"csv"`` of an upload: by its leading bytes (a zip archive,
+    ``PAR1``), else by the file name's suffix, else CSV."""
+    if data[:4] == b"PK\x03\x04":
+        return "xlsx"
+    if data[:4] == b"PAR1":
+        return "parquet"
+    suffix = Path(filename or "").suffix.lower()
+    if suffix in (".xlsx", ".parquet"):
+        raise InputFileError(filename, f"the upload is named {suffix} but is not a valid "
+                                       f"{suffix[1:]} file")
+    return "csv"
+
+
+def read_binary_upload(data: bytes, filename: str, fmt: str, sheet: str | int = 0) -> pd.DataFrame:
+    """An uploaded xlsx or Parquet file as a text table with spreadsheet row numbers (the reader
+    of ``Ledger.read``), through a private temporary file."""
+    import tempfile
+
+    from ..io.tabular import read_table
+
+    with tempfile.TemporaryDirectory(prefix="spendprint-upload-") as tmp:
+        path = Path(tmp) / f"upload.{fmt}"
+        path.write_bytes(data)
+        try:
+            df = read_table(path, as_text=True, sheet=sheet)
+        except InputFileError as exc:
+            raise InputFileError(filename, str(exc).split(": ", 1)[-1]) from exc
+        except Exception as exc:  # openpyxl/pyarrow errors on damaged files
+            raise InputFileError(filename, f"cannot read as {fmt}: {str(exc)[:300]}") from exc
+    # Parquet keeps its types: a missing text value (null) is an empty cell, as in CSV
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
+            df[col] = df[col].astype(object).where(df[col].notna(), "")
+    return df
+
+
+def concordance_from_upload(data: bytes, filename: str = "concordance.csv",
+                            sheet: str | int = 0):
+    """A concordance from an uploaded CSV, xlsx or Parquet file."""
+    from ..procurement import Concordance
+
+    if not data.strip():
+        raise InputFileError(filename, "the uploaded concordance is empty")
+    fmt = upload_format(data, filename)
+    if fmt != "csv":
+        return Concordance.from_frame(read_binary_upload(data, filename, fmt, sheet),
+                                      source=filename, _numbered=True)
+    from ..io.tabular import check_text_table
+
+    check_text_table(filename, ",", data=data, max_columns=256)
+    try:
+        df = pd.read_csv(io.StringIO(data.decode("utf-8-sig")), dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+        raise InputFileError(filename, f"cannot read as CSV: {str(exc)[:300]}") from exc
+    return Concordance.from_frame(df, source=filename)
+
+
+def ledger_from_csv(state: AppState, data: bytes, filename: str = "ledger.csv",
+                    sheet: str | int = 0):
+    """A ledger from an uploaded CSV, xlsx or Parquet file (header row; columns as for
+    ``Ledger.read``; the format is found from the bytes, then the name)."""
     from ..io.tabular import check_text_table
     from ..procurement import Ledger
 
     if not data.strip():
         raise InputFileError(filename, "the uploaded ledger is empty")
+    fmt = upload_format(data, filename)
+    if fmt != "csv":
+        df = read_binary_upload(data, filename, fmt, sheet)
+        if len(df) == 0:
+            raise InputFileError(filename, "the uploaded ledger has a header but no data rows")
+        check_rows(state, len(df))
+        return Ledger.from_frame(df, source=filename, _numbered=True)
     # one linear pass: header width and line length capped (413) before pandas sees the bytes
     check_text_table(filename, ",", data=data, max_columns=256)
     try:

@@ -9,26 +9,35 @@ results are streamed from disk (CSV in row batches, Parquet as the file) and ref
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Response
 
 from .auth import KeyInfo
-from .http_errors import ApiError, LimitExceeded
+from .http_errors import ApiError, LimitExceeded, error_responses
 from .inputs import ledger_rows_of, resolve
 from .job_store import ACTIVE, JobManager, JobStore, job_dir
-from .schemas import JobList, JobRequest, JobStatus
+from .schemas import JobList, JobRequest, JobStatus, JobTable
 from .tables import Format, long_table, negotiate, records, table_response
 
 if TYPE_CHECKING:
     from .app import AppState
 
 
+def _utc(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(float(t), tz=UTC)
+
+
 def _status(row: dict[str, Any]) -> JobStatus:
     base = f"/jobs/{row['id']}"
     return JobStatus(**{k: row[k] for k in ("id", "kind", "model", "status", "progress", "message",
-                                            "error", "attempts", "created", "started", "finished")},
-                     links={"self": base, "result": f"{base}/result"})
+                                            "error", "attempts")},
+                     stage=row.get("stage"), samples_done=row.get("samples_done"),
+                     samples_total=row.get("samples_total"), warning=row.get("warning"),
+                     created=_utc(row["created"]), started=_utc(row.get("started")),
+                     finished=_utc(row.get("finished")),
+                     links={"self": base, "result": f"{base}/result", "table": f"{base}/table"})
 
 
 def _frame_rows(df) -> list[dict[str, Any]]:
@@ -63,7 +72,8 @@ def snapshot(state: AppState, req: JobRequest) -> dict[str, Any]:
         "buyer_region": req.buyer_region,
         "stressors": list(req.stressors) if req.stressors else None,
         "samples": req.samples, "seed": req.seed, "chunk_size": req.chunk_size,
-        "uncertainty": req.uncertainty or {},
+        # None: the shipped default (resolved by the worker); {}: everything certain
+        "uncertainty": req.uncertainty,
     }
 
 
@@ -92,6 +102,24 @@ def check_job_size(state: AppState, mrio, y, req: JobRequest) -> None:
         raise LimitExceeded(413, "job_memory_budget", settings.job_memory_budget, need,
                             "the job's estimated Monte Carlo memory (bytes)")
 
+def summary_table(summary: dict[str, Any]):
+    """A job's ``summary.json`` (``xarray.Dataset.to_dict``) as a flat table: one row per
+    (stressor, category); ``percentiles`` (quantile, ...) become columns ``p<100 q>``; variables
+    with other dims are left out (they stay in ``/result``)."""
+    import xarray as xr
+
+    ds = xr.Dataset.from_dict(summary)
+    dims = tuple(d for d in ("stressor", "category") if d in ds.dims)
+    if "percentiles" in ds and "quantile" in ds["percentiles"].dims:
+        for q in ds["quantile"].to_numpy():
+            ds[f"p{float(q) * 100:g}"] = ds["percentiles"].sel(quantile=q, drop=True)
+        ds = ds.drop_vars("percentiles")
+    ds = ds.drop_vars([v for v in ds.data_vars if not set(ds[v].dims) <= set(dims)])
+    return long_table(ds, dims)
+
+
+FormatQ = Annotated[Format | None, Query(description="json (records), csv or parquet; default "
+                                                     "from Accept, else json.")]
 ResultFormatQ = Annotated[Format | None, Query(description="json: summaries; csv or parquet: the "
                                                            "samples.")]
 AcceptH = Annotated[str | None, Header(include_in_schema=False)]
@@ -112,7 +140,8 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
             raise ApiError(404, "not_found", f"no job {job_id!r} for this API key")
         return row
 
-    @app.post("/jobs", response_model=JobStatus, status_code=202, tags=["jobs"])
+    @app.post("/jobs", response_model=JobStatus, status_code=202, tags=["jobs"],
+              responses=error_responses(401, 403, 404, 413, 422, 429))
     def submit_job(body: JobRequest, response: Response, key: KeyInfo = writer) -> JobStatus:
         """Submit a Monte Carlo job; returns its id at once (202). Poll ``GET /jobs/{id}``."""
         if body.kind == "monte_carlo":
@@ -127,22 +156,32 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
                                                  "API key")
         state.models.path(body.model)
         spec = snapshot(state, body)
-        row = store.submit(key.id, body.kind, body.model, spec, settings.max_jobs_per_key)
+        warning = None
+        if body.kind == "monte_carlo":
+            from .worker import CERTAIN_WARNING, uncertainty_from
+
+            if uncertainty_from(body.uncertainty).is_certain:
+                warning = CERTAIN_WARNING
+        row = store.submit(key.id, body.kind, body.model, spec, settings.max_jobs_per_key,
+                           warning=warning,
+                           samples_total=body.samples if body.kind == "monte_carlo" else None)
         manager.wake()
         response.headers["Location"] = f"/jobs/{row['id']}"
         return _status(row)
 
-    @app.get("/jobs", response_model=JobList, tags=["jobs"])
+    @app.get("/jobs", response_model=JobList, tags=["jobs"], responses=error_responses(401, 403))
     def list_jobs(key: KeyInfo = writer) -> JobList:
         """The latest 100 jobs of this API key, newest first."""
         return JobList(jobs=[_status(r) for r in store.list(key.id)])
 
-    @app.get("/jobs/{job_id}", response_model=JobStatus, tags=["jobs"])
+    one = error_responses(401, 403, 404, 422)
+
+    @app.get("/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=one)
     def get_job(job_id: str, key: KeyInfo = writer) -> JobStatus:
         """Status and progress (0-1) of a job."""
         return _status(own(job_id, key))
 
-    @app.delete("/jobs/{job_id}", response_model=JobStatus, tags=["jobs"])
+    @app.delete("/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=one)
     def cancel_job(job_id: str, key: KeyInfo = writer) -> JobStatus:
         """Cancel a queued or running job; delete a finished one and its files (it is then 404).
 
@@ -158,17 +197,10 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
             raise ApiError(404, "not_found", f"no job {job_id!r} for this API key")
         return _status({**row, "message": "deleted"})
 
-    @app.get("/jobs/{job_id}/result", tags=["jobs"],
-             responses={200: {"content": {"application/json": {}, "text/csv": {},
-                                          "application/vnd.apache.parquet": {}}}})
-    def job_result(job_id: str, format: ResultFormatQ = None, accept: AcceptH = None,
-                   key: KeyInfo = writer):
-        """Results of a finished job.
+    results = {**one, **error_responses(409, 413)}
 
-        JSON: the summaries (every variable without a ``sample`` dim) in
-        ``xarray.Dataset.to_dict`` form (``xr.Dataset.from_dict`` rebuilds them). CSV/Parquet:
-        the per-sample footprints as a long table (the summaries when the job has no samples).
-        """
+    def finished(job_id: str, key: KeyInfo):
+        """(row, work dir) of a finished job of ``key`` (409 while it is not done)."""
         row = own(job_id, key)
         if row["status"] != "done":
             raise ApiError(409, "conflict", f"job {job_id} is {row['status']}"
@@ -180,6 +212,42 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
         if not (wdir / "summary.json").is_file():
             raise ApiError(404, "not_found", f"the result files of job {job_id} are missing from "
                                              "the data directory")
+        return row, wdir
+
+    @app.get("/jobs/{job_id}/table", response_model=JobTable, tags=["jobs"],
+             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}},
+                        **results})
+    def get_job_table(job_id: str, format: FormatQ = None, accept: AcceptH = None,
+                      key: KeyInfo = writer):
+        """The summaries of a finished job as one flat table: a row per (indicator, category).
+
+        Monte Carlo: ``deterministic``, ``mean``, ``sd``, one column per percentile (``p2.5``,
+        ``p50``, ...), rank bounds and probabilities, Monte Carlo standard errors, the ``unit``;
+        a footprint job: the columns of a footprint row. JSON records, CSV or Parquet
+        (``?format=`` or ``Accept``).
+        """
+        row, wdir = finished(job_id, key)
+        df = summary_table(json.loads((wdir / "summary.json").read_text()))
+        return table_response(df, negotiate(format, accept),
+                              {"id": job_id, "kind": row["kind"], "model": row["model"]},
+                              filename=f"job-{job_id}-table")
+
+    @app.get("/jobs/{job_id}/result", tags=["jobs"],
+             responses={200: {"content": {"application/json": {}, "text/csv": {},
+                                          "application/vnd.apache.parquet": {}},
+                              "description": "JSON: {id, kind, model, summary} with the summary "
+                                             "in xarray.Dataset.to_dict form; CSV/Parquet: the "
+                                             "samples."},
+                        **results})
+    def get_job_results(job_id: str, format: ResultFormatQ = None, accept: AcceptH = None,
+                        key: KeyInfo = writer):
+        """Results of a finished job.
+
+        JSON: the summaries (every variable without a ``sample`` dim) in
+        ``xarray.Dataset.to_dict`` form (``xr.Dataset.from_dict`` rebuilds them). CSV/Parquet:
+        the per-sample footprints as a long table (the summaries when the job has no samples).
+        """
+        row, wdir = finished(job_id, key)
         fmt = negotiate(format, accept)
         if fmt is Format.json:
             summary = (wdir / "summary.json").read_bytes()

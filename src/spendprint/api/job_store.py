@@ -61,7 +61,8 @@ class JobStore:
         init_db(self.db_path)
 
     def submit(self, key_id: str, kind: str, model: str, spec: dict[str, Any],
-               max_active: int) -> dict[str, Any]:
+               max_active: int, warning: str | None = None,
+               samples_total: int | None = None) -> dict[str, Any]:
         """Insert a queued job, unless ``key_id`` already has ``max_active`` active ones (429)."""
         job_id = secrets.token_hex(16)
         with connect(self.db_path) as con:  # BEGIN IMMEDIATE: the count and the insert are atomic
@@ -72,9 +73,11 @@ class JobStore:
                 raise LimitExceeded(429, "max_jobs_per_key", max_active, active + 1,
                                     "the number of queued and running jobs of this API key")
             con.execute(
-                "INSERT INTO jobs (id, key_id, kind, model, spec, status, created) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                (job_id, key_id, kind, model, json.dumps(spec), time.time()))
+                "INSERT INTO jobs (id, key_id, kind, model, spec, status, created, stage, "
+                "samples_done, samples_total, warning) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?, 'queued', ?, ?, ?)",
+                (job_id, key_id, kind, model, json.dumps(spec), time.time(),
+                 0 if samples_total else None, samples_total, warning))
         return self.get(job_id)  # type: ignore[return-value]
 
     def get(self, job_id: str, with_spec: bool = False) -> dict[str, Any] | None:
@@ -102,7 +105,8 @@ class JobStore:
             if row is None:
                 return None
             con.execute("UPDATE jobs SET status = 'running', attempts = attempts + 1, "
-                        "started = COALESCE(started, ?), message = 'starting' WHERE id = ?",
+                        "started = COALESCE(started, ?), message = 'starting', "
+                        "stage = 'starting' WHERE id = ?",
                         (time.time(), row["id"]))
             return str(row["id"])
 
@@ -110,23 +114,31 @@ class JobStore:
         """At start-up: jobs a previous server left running go back to the queue."""
         with connect(self.db_path) as con:
             ids = [r["id"] for r in con.execute("SELECT id FROM jobs WHERE status = 'running'")]
-            con.execute("UPDATE jobs SET status = 'queued', message = 'resuming after a server "
-                        "restart' WHERE status = 'running'")
+            con.execute("UPDATE jobs SET status = 'queued', stage = 'queued', message = "
+                        "'resuming after a server restart' WHERE status = 'running'")
         return ids
 
-    def set_progress(self, job_id: str, progress: float, message: str = "") -> None:
+    def set_progress(self, job_id: str, progress: float, message: str = "",
+                     stage: str | None = None, done: int | None = None,
+                     total: int | None = None) -> None:
+        """Record a running job's progress (0-1), message, stage and samples done / total
+        (``None`` keeps the stored value)."""
         with connect(self.db_path) as con:
-            con.execute("UPDATE jobs SET progress = ?, message = ? WHERE id = ? AND status = 'running'",
-                        (float(min(max(progress, 0.0), 1.0)), message[:500], job_id))
+            con.execute("UPDATE jobs SET progress = ?, message = ?, stage = COALESCE(?, stage), "
+                        "samples_done = COALESCE(?, samples_done), "
+                        "samples_total = COALESCE(?, samples_total) "
+                        "WHERE id = ? AND status = 'running'",
+                        (float(min(max(progress, 0.0), 1.0)), message[:500], stage, done, total,
+                         job_id))
 
     def finish(self, job_id: str, status: str, error: str | None = None, message: str = "") -> bool:
         """Record the outcome of a running job (not of one cancelled meanwhile)."""
         with connect(self.db_path) as con:
             cur = con.execute(
-                "UPDATE jobs SET status = ?, error = ?, message = ?, finished = ?, "
+                "UPDATE jobs SET status = ?, error = ?, message = ?, finished = ?, stage = ?, "
                 "progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END "
                 "WHERE id = ? AND status = 'running'",
-                (status, error, message[:500], time.time(), status, job_id))
+                (status, error, message[:500], time.time(), status, status, job_id))
             return cur.rowcount > 0
 
     def delete(self, job_id: str) -> bool:
@@ -152,7 +164,8 @@ class JobStore:
                 return None
             if row["status"] in ACTIVE:
                 con.execute("UPDATE jobs SET status = 'cancelled', finished = ?, message = "
-                            "'cancelled by request' WHERE id = ?", (time.time(), job_id))
+                            "'cancelled by request', stage = 'cancelled' WHERE id = ?",
+                            (time.time(), job_id))
             return str(row["status"])
 
 

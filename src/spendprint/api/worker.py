@@ -57,8 +57,9 @@ def run_footprint(row: dict[str, Any], settings, wdir: Path, progress) -> Any:
     from ..procurement import procurement_footprint
 
     spec = row["spec"]
+    progress(0.0, "opening model", stage="opening model")
     mrio = open_model(settings, row["model"])
-    progress(0.05, "model opened")
+    progress(0.05, "model opened", stage="computing")
     ledger, concordance, prices = procurement_inputs(spec)
     return procurement_footprint(mrio, ledger, concordance, prices=prices,
                                  buyer_region=spec["buyer_region"], stressors=spec["stressors"],
@@ -73,13 +74,20 @@ def _monte_carlo_available() -> bool:
     return hasattr(uncertainty, "monte_carlo") and hasattr(uncertainty, "Uncertainty")
 
 
+#: The job status warning of a specification that leaves every parameter certain.
+CERTAIN_WARNING = "the uncertainty specification leaves every parameter certain; the spread is zero"
+
+
 def uncertainty_from(params: dict[str, Any] | None):
-    """``Uncertainty.from_dict`` of the request's settings (the library validates them)."""
+    """``Uncertainty.from_dict`` of the request's settings (the library validates them);
+    ``None`` (no ``uncertainty`` in the request) is the shipped ``Uncertainty.default()``."""
     from ..errors import ValidationError
     from ..uncertainty import Uncertainty
 
+    if params is None:
+        return Uncertainty.default()
     try:
-        return Uncertainty.from_dict(params or {}, source="request uncertainty")
+        return Uncertainty.from_dict(params, source="request uncertainty")
     except (TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, ValidationError):
             raise
@@ -93,15 +101,19 @@ def run_monte_carlo(row: dict[str, Any], settings, wdir: Path, progress) -> Any:
     from ..uncertainty import monte_carlo
 
     spec = row["spec"]
+    progress(0.0, "opening model", stage="opening model")
     mrio = open_model(settings, row["model"])
+    progress(0.0, "preparing inputs", stage="preparing inputs")
     ledger, concordance, prices = procurement_inputs(spec)
     y = procurement_demand(mrio, ledger, concordance, prices=prices,
                            buyer_region=spec["buyer_region"])
-    progress(0.0, "inputs ready")
+    progress(0.0, "inputs ready", stage="sampling", done=0, total=int(spec["samples"]))
     client, close = _dask_client(settings)
 
     def report(done: int, total: int) -> None:
-        progress(done / max(total, 1), f"{done} of {total} samples")
+        # the last 1 % is writing the results
+        progress(0.99 * done / max(total, 1), f"{done} of {total} samples", stage="sampling",
+                 done=done, total=total)
 
     try:
         return monte_carlo(mrio, y, uncertainty_from(spec["uncertainty"]), samples=spec["samples"],
@@ -221,18 +233,20 @@ def main(argv: list[str]) -> int:
         row = store.get(job_id, with_spec=True)
         if row is None or row["status"] != "running":
             return 0
-        last = [0.0]
+        last = [0.0, ""]
 
-        def progress(fraction: float, message: str = "") -> None:
-            now = time.monotonic()
-            if now - last[0] >= 0.2 or fraction >= 1.0:
-                last[0] = now
-                store.set_progress(job_id, fraction, message)
+        def progress(fraction: float, message: str = "", stage: str | None = None,
+                     done: int | None = None, total: int | None = None) -> None:
+            now = time.monotonic()  # at most 5 writes a second, but every change of stage
+            if now - last[0] >= 0.2 or fraction >= 1.0 or stage != last[1] or done == total:
+                last[0], last[1] = now, stage
+                store.set_progress(job_id, fraction, message, stage=stage, done=done, total=total)
 
         try:
             fn = payloads()[row["kind"]]
             t0 = time.perf_counter()
             ds = fn(row, settings, wdir, progress)
+            progress(0.99, "writing results", stage="writing results")
             write_results(ds, wdir)
             flagged = ds.attrs.get("flagged_samples") if hasattr(ds, "attrs") else None
             note = (f"; {flagged} of {ds.attrs.get('samples')} samples flagged (fallback or "

@@ -265,8 +265,11 @@ def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, s
     y : DataArray (region, sector, category)
         Demand in the model's money unit (e.g. from ``procurement_demand``); one extra dim (its
         name is kept, normally ``category``).
-    uncertainty : Uncertainty
-        What is uncertain; ``None`` or an empty spec gives N copies of the deterministic result.
+    uncertainty : Uncertainty, optional
+        What is uncertain; ``None`` means the shipped default
+        [Uncertainty.default][spendprint.uncertainty.spec.Uncertainty.default] (the same as the
+        CLI and the HTTP API). ``Uncertainty()`` (or any spec whose RSDs are all zero) gives N
+        copies of the deterministic result and ``attrs["certain"] = 1``.
     samples, seed : int
         Number of samples N; seed of the counter-based streams (sample s is a pure function of
         (seed, s)).
@@ -320,10 +323,11 @@ def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, s
         (``iterations_mean``, ``iterations_max``, ``fallbacks``, ``max_residual``), seed,
         samples, group size, chunk size, orientation, storage and timing; per sample
         ``flagged`` and attrs ``fallbacks``, ``nonfinite_samples``, ``negative_samples``,
-        ``flagged_samples``, ``flagged_share`` and ``execution`` (``sync`` or ``cluster``).
+        ``flagged_samples``, ``flagged_share``, ``execution`` (``sync`` or ``cluster``) and
+        ``certain`` (1 when the specification leaves every parameter certain: the spread is zero).
     """
     t0 = time.perf_counter()
-    spec = uncertainty if uncertainty is not None else Uncertainty()
+    spec = uncertainty if uncertainty is not None else Uncertainty.default()
     if isinstance(samples, bool) or int(samples) != samples or int(samples) < 1:
         raise ValidationError(f"samples must be an integer >= 1, got {samples!r}")
     N = int(samples)
@@ -495,7 +499,7 @@ def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, s
         iterations_mean=float(it.mean()), iterations_max=int(it.max()),
         max_residual=float(res.max()), execution=execution, **counts,
         seconds=time.perf_counter() - t0, seconds_sampling=t_sample,
-        uncertainty=json.dumps(spec.fingerprint()),
+        uncertainty=json.dumps(spec.fingerprint()), certain=int(spec.is_certain),
         method=("preconditioned Richardson iteration with the baseline LU of (I - A), Anderson "
                 "acceleration (depth 3); "
                 "refactorisation fallback"),

@@ -1,8 +1,21 @@
 """The uncertainty specification: what is uncertain, by how much, and how draws are correlated.
 
-Nothing is uncertain unless the specification says so: every field defaults to ``None`` (no
-uncertainty), and literature values are applied only when asked for explicitly
-(`SCHULTE_2024_S_RSD` or ``s_rsd: schulte2024`` in YAML).
+An ``Uncertainty()`` built by hand is certain unless its fields say otherwise: every field defaults
+to ``None`` (no uncertainty). When the user gives no specification at all, CLI (`spendprint run
+--samples N`), Python ([monte_carlo][spendprint.uncertainty.montecarlo.monte_carlo] with
+``uncertainty=None``) and the HTTP API (a job without ``uncertainty``) all use
+[Uncertainty.default][spendprint.uncertainty.spec.Uncertainty.default], the shipped file
+``spendprint/data/uncertainty_default.yaml``:
+
+| parameter | default | source |
+|---|---|---|
+| A (``a_size_rule``) | RSD 30 % for the smallest transactions ``Z_ij``, falling log-linearly to 5 % for the largest | Lenzen, Wood & Wiedmann (2010), Economic Systems Research 22(1) |
+| S (``s_rsd``) | CO2 4 %, CH4 12 %, N2O 33 % (other stressors certain; gases the model lacks are skipped) | Schulte et al. (2024), median country inventory CVs |
+| spend (``spend_rsd``) | 5 % per category | booking and price-conversion error (judgement) |
+| composition (``dirichlet``) | concentration 100 | judgement: about +-10 % on a share of one half |
+
+A specification that leaves every parameter certain (``is_certain``) gives a zero spread; the
+console, the report and the HTTP job status say so.
 
 Distributions
 -------------
@@ -83,6 +96,10 @@ class Uncertainty:
     dirichlet : float, mapping {category: alpha} or None
         Dirichlet concentration of each category's demand composition.
     correlation : {"independent", "block"}
+    meta : mapping
+        Free notes (``name``, ``source``); ``s_rsd_unknown: ignore`` skips ``s_rsd`` stressors the
+        model lacks instead of raising (the default specification sets it, so that it applies to
+        models without CH4 or N2O).
     """
 
     a_rsd: Any = None
@@ -177,6 +194,22 @@ class Uncertainty:
             raise InputFileError(p, "expected a mapping of uncertainty settings")
         return cls.from_dict(d, source=str(p))
 
+    @classmethod
+    def default(cls) -> Uncertainty:
+        """The shipped default specification (``spendprint/data/uncertainty_default.yaml``).
+
+        Used whenever no specification is given: `spendprint run --samples N` without
+        ``--uncertainty``, ``monte_carlo(..., uncertainty=None)`` and HTTP jobs without an
+        ``uncertainty`` field. It perturbs A by the Lenzen et al. (2010) size rule (RSD 30 % for
+        the smallest transactions to 5 % for the largest), S by the Schulte et al. (2024) inventory
+        RSDs (CO2 4 %, CH4 12 %, N2O 33 %), each category's spend by 5 % and its demand
+        composition by a Dirichlet of concentration 100 (see the module docstring).
+        """
+        from dataclasses import replace
+
+        spec = cls.from_yaml(default_path())
+        return replace(spec, meta={"s_rsd_unknown": "ignore", **dict(spec.meta)})
+
     def with_literature_s_rsd(self) -> Uncertainty:
         """A copy with the Schulte et al. (2024) stressor RSDs (CO2 4 %, CH4 12 %, N2O 33 %)."""
         from dataclasses import replace
@@ -188,6 +221,36 @@ class Uncertainty:
         """True when nothing is uncertain."""
         return (self.a_rsd is None and self.a_size_rule is None and not self.s_rsd
                 and self.spend_rsd is None and self.dirichlet is None)
+
+    @property
+    def is_certain(self) -> bool:
+        """True when every parameter is certain: nothing specified, or every RSD zero.
+
+        (A Dirichlet concentration is always finite and positive, so a composition draw is never
+        certain.) A Monte Carlo run of a certain specification has zero spread;
+        [monte_carlo][spendprint.uncertainty.montecarlo.monte_carlo] marks it ``attrs["certain"] = 1``.
+        """
+        if self.is_empty:
+            return True
+        if self.dirichlet is not None and not (isinstance(self.dirichlet, Mapping)
+                                               and not self.dirichlet):
+            return False
+        if self.a_size_rule is not None and any(float(v) > 0 for v in self.a_size_rule):
+            return False
+        a = self.a_rsd
+        if isinstance(a, Mapping):
+            vals = [a.get("default", 0.0), *dict(a.get("blocks") or {}).values()]
+            if any(float(v) > 0 for v in vals):
+                return False
+        elif a is not None and np.any(np.asarray(a, dtype=np.float64) > 0):
+            return False
+        for v in (self.s_rsd or {}).values():
+            vals = v.values() if isinstance(v, Mapping) else [v]
+            if any(float(x) > 0 for x in vals):
+                return False
+        sp = self.spend_rsd
+        vals = sp.values() if isinstance(sp, Mapping) else ([] if sp is None else [sp])
+        return not any(float(x) > 0 for x in vals)
 
     def fingerprint(self) -> str:
         """A hash of the specification (for resuming stored runs)."""
@@ -202,6 +265,13 @@ class Uncertainty:
         blob = json.dumps({f.name: enc(getattr(self, f.name)) for f in fields(self) if f.name != "meta"},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def default_path() -> Path:
+    """Path of the shipped default specification ``spendprint/data/uncertainty_default.yaml``."""
+    from importlib import resources
+
+    return Path(str(resources.files("spendprint.data").joinpath("uncertainty_default.yaml")))
 
 
 def _echo(v: Any, limit: int = 80) -> str:
@@ -325,6 +395,11 @@ def s_rsd_matrix(spec: Uncertainty, mrio) -> np.ndarray | None:
         default = spec_s.pop("*")
         spec_s = {**{s: default for s in mrio.stressors}, **spec_s}
     unknown = sorted(set(spec_s) - set(lookup))
+    if unknown and str(spec.meta.get("s_rsd_unknown", "error")) == "ignore":
+        spec_s = {k: v for k, v in spec_s.items() if k in lookup}
+        unknown = []
+        if not spec_s:
+            return None
     if unknown:
         raise LabelMismatchError(f"s_rsd names stressors {unknown} that the model lacks; it has "
                                  f"{list(mrio.stressors)[:10]} (impacts such as CO2e follow from "
