@@ -67,31 +67,45 @@ def import_(
 @mrio_app.command("info")
 def info(
     path: Path = typer.Argument(..., help="Native store or any importable database."),
-    sectors: bool = typer.Option(False, "--sectors", help="List every sector (default: first 8)."),
+    sectors: bool = typer.Option(False, "--sectors", help="List every sector (default: the "
+                                                          "first 8)."),
+    indicators: bool = typer.Option(False, "--indicators", help="List every stressor (default: "
+                                                                "every impact and the first 30 "
+                                                                "stressors)."),
     validate: bool = typer.Option(True, help="Print the validation report."),
 ) -> None:
-    """Print regions, sectors, stressors, units, metadata and the validation report of a model."""
+    """Print regions, sectors, indicators with their units, metadata and the validation report.
+
+    Everything is printed as plain text (names and units such as `[kg]` are never read as rich
+    markup), and lines are not wrapped, so the output can be searched with grep.
+    """
     from ..core.validation import validate as full_validate
 
     m = load_mrio(path)
-    console.print(escape(repr(m)), highlight=False)
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    say(repr(m))
     for k, v in m.meta.items():
         if isinstance(v, (list, dict)) and len(str(v)) > 200:
             v = f"<{type(v).__name__} of {len(v)}>"
-        console.print(f"  {escape(str(k))}: {escape(str(v))}", highlight=False)
-    console.print(f"  regions ({len(m.regions)}): {escape(', '.join(m.regions))}", highlight=False)
+        say(f"  {k}: {v}")
+    say(f"  regions ({len(m.regions)}): {', '.join(m.regions)}")
     shown = list(m.sectors) if sectors else list(m.sectors[:8])
     more = "" if sectors or len(m.sectors) <= 8 else " ... (--sectors lists all)"
-    console.print(f"  sectors ({len(m.sectors)}): {escape(', '.join(shown))}{more}", highlight=False)
-    # every characterised impact, then the first 30 stressors (USEEIO has 2,412 flows)
+    say(f"  sectors ({len(m.sectors)}): {', '.join(shown)}{more}")
+    # every characterised impact, then the stressors (the first 30 unless --indicators: USEEIO
+    # has 2,412 flows)
+    limit = None if indicators else 30
     pairs = list(zip(m.impacts, m.impact_units, strict=True))
-    pairs += list(zip(m.stressors, m.stressor_units, strict=True))[:30]
+    pairs += list(zip(m.stressors, m.stressor_units, strict=True))[:limit]
     for name, unit in pairs:
-        console.print(f"  indicator: {escape(name)} {escape(f'[{unit}]')}", highlight=False)
-    if len(m.stressors) > 30:
-        console.print(f"  ... {len(m.stressors) - 30} more stressors", highlight=False)
+        say(f"  indicator: {name} [{unit}]")
+    if limit is not None and len(m.stressors) > limit:
+        say(f"  ... {len(m.stressors) - limit} more stressors (--indicators lists all)")
     if validate:
-        console.print("validation:", highlight=False)
+        say("validation:")
         _print_report(full_validate(m))
 
 
