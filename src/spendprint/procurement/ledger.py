@@ -6,7 +6,10 @@ Row numbers in messages are spreadsheet rows: the header is row 1, the first dat
 
 from __future__ import annotations
 
+import difflib
 import re
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,8 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..errors import LedgerError
-from ..io.tabular import ROW_OFFSET, read_table
+from ..errors import LedgerError, ValidationError
+from ..io.tabular import ROW_OFFSET
+from .ledger_files import SYNONYMS, map_columns, parse_amounts, read_ledger_file, rename_columns
 from .regions import map_regions
 
 if TYPE_CHECKING:
@@ -24,7 +28,10 @@ if TYPE_CHECKING:
     from .prices import Prices
 
 REQUIRED = ("category", "amount", "currency", "year")
-OPTIONAL = ("supplier_country", "price_basis", "description")
+OPTIONAL = ("supplier_country", "supplier", "price_basis", "description", "cpv", "vat_included")
+VAT_MODES = ("excluded", "included")
+_YES = {"yes", "y", "true", "1", "ja", "j", "sant", "x"}
+_NO = {"no", "n", "false", "0", "nei", "nej", "nein", "falsk", "usant", ""}
 PRICE_BASES = ("purchaser", "basic")
 _BAD_YEAR = -999_999  # placeholder for an unparseable year (already reported)
 _ROW = re.compile(r" rows? (\d+)")
@@ -59,12 +66,61 @@ def _rows_where(mask: np.ndarray | pd.Series, index: pd.Index) -> np.ndarray:
     return np.asarray(index)[np.asarray(mask, dtype=bool)]
 
 
+def plain(v: object) -> str:
+    """A number as a person writes it: `-2000000`, `1234.5`, `0.1` (never `np.float64(...)`).
+
+    Whole floats lose their `.0`; other floats get up to 12 significant digits; text is returned
+    unchanged.
+    """
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if not np.isfinite(f):
+            return str(f)
+        if f == int(f) and abs(f) < 1e15:
+            return str(int(f))
+        return f"{f:.12g}"
+    return str(v)
+
+
+def _show(v: object) -> str:
+    """A cell value in a message: text quoted, numbers plain."""
+    if isinstance(v, (int, float, np.integer, np.floating, bool, np.bool_)):
+        return plain(v)
+    return repr(str(v))
+
+
+def _rows_text(rows: np.ndarray, limit: int = 10) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
+
+
+def _did_you_mean(value: str, choices: list[str]) -> str:
+    hits = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    if not hits:  # case- and spacing-insensitive second try
+        low = {c.casefold().strip(): c for c in choices}
+        hits = [low[h] for h in difflib.get_close_matches(value.casefold().strip(), list(low),
+                                                          n=1, cutoff=0.6)]
+    return f" (did you mean {hits[0]!r}?)" if hits else ""
+
+
 def _problems(name: str, rows: np.ndarray, field: str, values: np.ndarray | None,
-              what: str) -> list[str]:
-    """One message per bad row (vectorised selection; a loop only over the bad rows)."""
+              what: str | dict) -> list[str]:
+    """One message per bad row (vectorised selection; a loop only over the bad rows).
+
+    ``what`` may be a dict ``{value: text}`` for a text per distinct value (did-you-mean).
+    """
     if values is None:
         return [f"{name} row {r}, field '{field}': {what}" for r in rows]
-    return [f"{name} row {r}, field '{field}': {v!r} {what}" for r, v in zip(rows, values, strict=True)]
+    if isinstance(what, dict):
+        return [f"{name} row {r}, field '{field}': {_show(v)} {what[v]}"
+                for r, v in zip(rows, values, strict=True)]
+    return [f"{name} row {r}, field '{field}': {_show(v)} {what}"
+            for r, v in zip(rows, values, strict=True)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,33 +130,70 @@ class Ledger:
     Attributes
     ----------
     frame : DataFrame
-        Columns ``category`` (category dtype), ``amount`` (float64, in ``currency``), ``currency``
-        (ISO 4217, upper case), ``year`` (int64), ``supplier_country`` (str, "" when not given),
-        ``price_basis`` ("purchaser" or "basic"), ``description``; index = spreadsheet row number.
+        Columns ``category`` (category dtype), ``amount`` (float64, in ``currency``, excluding
+        VAT; credit notes negative), ``currency`` (ISO 4217, upper case), ``year`` (int64),
+        ``supplier_country`` (str, "" when not given), ``price_basis`` ("purchaser" or "basic"),
+        ``description``, ``supplier`` (str), ``cpv`` (8-digit CPV code, "" when not given);
+        index = spreadsheet row number.
     source : str
         File name or label used in messages.
     checked_with : tuple
         Identities of the (concordance, prices, mrio) the ledger was validated against when it
         was read, so that building the demand from the same inputs does not validate twice.
+    import_info : dict
+        How the ledger was read: ``file``, ``format``, ``sheet``, ``header_row``, ``encoding``,
+        ``delimiter``, ``decimal``, ``thousands``, ``columns`` (``{file header: field}``, explicit
+        and recognised), ``vat`` (mode and, when removed, the rates used and the VAT taken off),
+        ``rows``, ``credit_notes`` (rows and their sum), ``duplicates`` (rows that repeat an
+        earlier row exactly), ``warnings``.
     """
 
     frame: pd.DataFrame
     source: str = "ledger"
     checked_with: tuple = field(default=(), repr=False)
+    import_info: dict = field(default_factory=dict, repr=False)
 
     # ---- construction --------------------------------------------------------------------------
     @classmethod
-    def read(cls, path: str | Path, *, concordance: Concordance | None = None,
+    def read(cls, path: str | Path, *, columns: Mapping[str, str] | str | None = None,
+             sheet: str | int | None = None, vat: str | None = None,
+             vat_rates: str | Path | None = None, vat_country: str | None = None,
+             decimal: str | None = None, encoding: str | None = None,
+             delimiter: str | None = None, concordance: Concordance | None = None,
              prices: Prices | None = None, mrio: MRIO | None = None) -> Ledger:
         """Read a ledger from CSV, xlsx or Parquet and validate it.
 
-        Columns: ``category``, ``amount`` (>= 0, in ``currency``), ``currency``, ``year``; optional
-        ``supplier_country`` (name or ISO-2/ISO-3 code), ``price_basis`` (``purchaser``, the
-        default, or ``basic``), ``description``. Other columns are kept but unused.
+        Fields: ``category``, ``amount`` (in ``currency``; negative for credit notes),
+        ``currency``, ``year``; optional ``supplier_country`` (a country name in English,
+        Norwegian, Swedish, Danish, German or Finnish, or an ISO-2/ISO-3 code), ``supplier``,
+        ``description``, ``cpv`` (CPV code), ``vat_included`` (yes/no, ja/nei, true/false),
+        ``price_basis`` (``purchaser``, the default, or ``basic``). Other columns are kept but
+        unused. Headers are recognised in those languages (`ledger_files.SYNONYMS`), case- and
+        accent-insensitively; ``columns`` maps other headers (``{"Sum NOK": "amount"}`` or
+        ``"Sum NOK=amount,Gruppe=category"``).
 
-        With ``concordance``, ``prices`` and ``mrio`` the checks that need them (category in the
-        concordance, currency and year in the price tables, supplier country in the MRIO's
-        regions) run too, so that one `LedgerError` lists every problem.
+        Parameters
+        ----------
+        sheet : str or int, optional
+            xlsx: sheet name or 0-based index (default: the first sheet). The header row is the
+            first of the first 20 rows that holds all required fields.
+        vat : {"excluded", "included"}, optional
+            Whether amounts include VAT (default excluded, or per row from ``vat_included``).
+            Included VAT is removed: ``net = gross / (1 + rate)``, see `spendprint.procurement.vat`.
+        vat_rates : path, optional
+            A VAT table overriding the shipped rows of the same (country, group).
+        vat_country : str, optional
+            The buyer's country (whose VAT rates apply); default from the currency (NOK -> NO,
+            SEK -> SE, DKK -> DK).
+        decimal : {",", "."}, optional
+            Decimal separator of text amounts; default decided from the amount column.
+        encoding, delimiter : str, optional
+            CSV: override the detected encoding (UTF-8, UTF-8 with BOM, cp1252, latin-1) and
+            separator (``,`` ``;`` tab).
+        concordance, prices, mrio : optional
+            With them the checks that need them (category in the concordance, currency and year
+            in the price tables, supplier country in the MRIO's regions) run too, so that one
+            `LedgerError` lists every problem.
 
         Raises
         ------
@@ -110,29 +203,47 @@ class Ledger:
             The file is missing or unreadable.
         """
         path = Path(path)
-        df = read_table(path, as_text=True)
-        return cls.from_frame(df, source=path.name, concordance=concordance, prices=prices,
-                              mrio=mrio, _numbered=True)
+        df, info = read_ledger_file(path, columns=columns, sheet=sheet, encoding=encoding,
+                                    delimiter=delimiter)
+        return cls.from_frame(df, source=path.name, columns={}, vat=vat, vat_rates=vat_rates,
+                              vat_country=vat_country, decimal=decimal, concordance=concordance,
+                              prices=prices, mrio=mrio, _numbered=True, _info=info)
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, source: str = "ledger", *,
-                   concordance: Concordance | None = None, prices: Prices | None = None,
-                   mrio: MRIO | None = None, _numbered: bool = False) -> Ledger:
-        """Validate a DataFrame as a ledger (see `read`).
+                   columns: Mapping[str, str] | str | None = None, vat: str | None = None,
+                   vat_rates: str | Path | None = None, vat_country: str | None = None,
+                   decimal: str | None = None, concordance: Concordance | None = None,
+                   prices: Prices | None = None, mrio: MRIO | None = None,
+                   _numbered: bool = False, _info: dict | None = None) -> Ledger:
+        """Validate a DataFrame as a ledger (see `read`; headers recognised the same way).
 
         A frame with a default RangeIndex is renumbered to spreadsheet rows (first row = 2), as if
         written to a CSV file; any other index is used as the row number.
         """
+        from .ledger_files import parse_column_mapping
+
         df = df.copy(deep=False)
         if not _numbered and isinstance(df.index, pd.RangeIndex) and df.index.start == 0:
             df.index = pd.RangeIndex(ROW_OFFSET, ROW_OFFSET + len(df), name="row")
         df.columns = [str(c).strip() for c in df.columns]
+        info = dict(_info or {"format": "frame"})
+        if _info is None or columns:
+            mapping = map_columns(list(df.columns), parse_column_mapping(columns), source)
+            df = rename_columns(df, mapping)
+            info["columns"] = {**info.get("columns", {}), **mapping}
+        if vat is not None and vat not in VAT_MODES:
+            raise LedgerError([f"vat={vat!r}: expected 'excluded' or 'included'"], source)
         missing = [c for c in REQUIRED if c not in df.columns]
         if missing:
             raise LedgerError([f"{source}, field '{c}': required column is missing (columns found: "
-                               f"{list(df.columns)})" for c in missing], f"{source} ({ROW_NOTE})")
+                               f"{list(df.columns)}; recognised headers for it: "
+                               f"{', '.join(SYNONYMS[c][:6])}, ...; or map one with "
+                               f"columns={{'HEADER': '{c}'}} / --columns \"HEADER={c}\")"
+                               for c in missing], f"{source} ({ROW_NOTE})")
         problems: list[str] = []
         idx = df.index
+        n = len(df)
 
         cat = _text(df["category"])
         problems += _problems(source, _rows_where(cat == "", idx), "category", None,
@@ -143,7 +254,12 @@ class Ledger:
             amount = raw.to_numpy(dtype=np.float64, na_value=np.nan)
             empty = np.isnan(amount)
         else:
-            amount = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            try:
+                amount, numinfo = parse_amounts(raw, decimal, source)
+                info.update(numinfo)
+            except LedgerError as exc:
+                problems += exc.problems
+                amount = np.zeros(n)
             empty = np.zeros(len(raw), dtype=bool)
             nan = np.flatnonzero(np.isnan(amount))  # only these few rows need a closer look
             empty[nan] = [v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
@@ -153,9 +269,7 @@ class Ledger:
         sel = bad & ~empty
         problems += _problems(source, _rows_where(sel, idx), "amount", raw.to_numpy()[sel],
                               "is not a number")
-        neg = amount < 0
-        problems += _problems(source, _rows_where(neg, idx), "amount", amount[neg],
-                              "is negative (amounts must be >= 0; record refunds as a lower amount)")
+        amount = np.where(bad, 0.0, amount)
 
         cur = _text(df["currency"], str.upper)
         problems += _problems(source, _rows_where(cur == "", idx), "currency", None,
@@ -170,9 +284,11 @@ class Ledger:
         problems += _problems(source, _rows_where(ybad, idx), "year", yraw.to_numpy()[ybad],
                               "is not a whole year")
 
-        n = len(df)
-        sc = (_text(df["supplier_country"]) if "supplier_country" in df.columns
-              else pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[""]))
+        def opt_text(name: str) -> pd.Categorical:
+            return (_text(df[name]) if name in df.columns
+                    else pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[""]))
+
+        sc = opt_text("supplier_country")
         if "price_basis" in df.columns:
             pb = _text(df["price_basis"], str.lower)
             lookup = {"": 0, PRICE_BASES[0]: 0, PRICE_BASES[1]: 1}
@@ -187,18 +303,111 @@ class Ledger:
             pb = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=list(PRICE_BASES))
         desc = (df["description"].fillna("").to_numpy(dtype=object) if "description" in df.columns
                 else np.full(n, "", dtype=object))
+
+        # CPV codes: normalised on the distinct values
+        cpv = opt_text("cpv")
+        cpv_norm = []
+        bad_cpv: dict[str, str] = {}
+        for c in cpv.categories:
+            if not c:
+                cpv_norm.append("")
+                continue
+            try:
+                from .cpv import normalise_cpv
+
+                cpv_norm.append(normalise_cpv(c))
+            except ValidationError as exc:
+                cpv_norm.append("")
+                bad_cpv[c] = f"is not a CPV code ({str(exc).split(': ', 1)[-1]})"
+        if bad_cpv:
+            m = cpv.isin(list(bad_cpv))
+            problems += _problems(source, _rows_where(m, idx), "cpv", np.asarray(cpv)[m], bad_cpv)
+        cpv_codes = np.array(cpv_norm, dtype=object)[cpv.codes] if n else np.array([], object)
+
+        # VAT
+        included = np.full(n, vat == "included")
+        if "vat_included" in df.columns:
+            vi = _text(df["vat_included"], str.lower)
+            vmap = {}
+            for c in vi.categories:
+                vmap[c] = 1 if c in _YES else (0 if c in _NO and c else (-1 if c == "" else -2))
+            vcodes = np.array([vmap[c] for c in vi.categories], dtype=np.int64)[vi.codes]
+            vbad = vcodes == -2
+            problems += _problems(source, _rows_where(vbad, idx), "vat_included",
+                                  df["vat_included"].to_numpy()[vbad],
+                                  "is not yes/no (ja/nei, true/false)")
+            included = np.where(vcodes >= 0, vcodes == 1, included)
+        vat_info: dict = {"mode": vat or ("per row" if "vat_included" in df.columns
+                                          else "excluded")}
+        if included.any():
+            from .vat import CURRENCY_COUNTRY, VatRates, remove_vat
+
+            country = vat_country
+            if country is None:
+                curs = sorted(set(np.asarray(cur)[included].tolist()))
+                cands = {CURRENCY_COUNTRY.get(c) for c in curs}
+                if len(cands) == 1 and None not in cands:
+                    country = cands.pop()
+                else:
+                    problems.append(f"{source}, field 'amount': amounts include VAT but the "
+                                    f"buyer's country cannot be told from the currency "
+                                    f"({', '.join(curs)}); give vat_country (e.g. 'NO')")
+            if country is not None:
+                from .countries import iso2
+
+                code = iso2(country) or str(country).upper()
+                rates = VatRates.read(vat_rates) if vat_rates is not None else VatRates.default()
+                amount, vinfo = remove_vat(amount, included, cpv_codes, code, rates)
+                vat_info.update(vinfo)
+                vat_info["removed"] = float(round(vinfo["removed"], 6))
+
         frame = pd.DataFrame({
             "category": cat,
-            "amount": np.where(np.isnan(amount), 0.0, amount),
+            "amount": amount,
             "currency": cur,
             "year": np.where(ybad, _BAD_YEAR, np.nan_to_num(year)).astype(np.int64),
             "supplier_country": sc,
             "price_basis": pb,
             "description": desc,
+            "supplier": opt_text("supplier"),
+            "cpv": pd.Categorical(cpv_codes) if n else pd.Categorical([]),
         }, index=idx)
+
+        # credit notes: netted within the aggregation keys; a negative net is an error
+        neg = frame["amount"].to_numpy() < 0
+        info["credit_notes"] = {"rows": int(neg.sum()),
+                                "amount": float(frame["amount"].to_numpy()[neg].sum())}
+        if neg.any():
+            keys = ["category", "currency", "year", "supplier_country", "price_basis"]
+            net = frame.groupby(keys, observed=True, sort=False)["amount"].transform("sum")
+            negrows = (net < -1e-9 * frame["amount"].abs().max()).to_numpy()
+            if negrows.any():
+                sub = frame[negrows]
+                for key, grp in sub.groupby(keys, observed=True, sort=True):
+                    c, cu, y, s, p = key
+                    where = f", supplier_country '{s}'" if s else ""
+                    where += ", price basis 'basic'" if p == "basic" else ""
+                    rows = np.asarray(grp.index)
+                    first = rows[np.flatnonzero(grp["amount"].to_numpy() < 0)[0]]
+                    problems.append(
+                        f"{source} row {first}, field 'amount': category {c!r}, year "
+                        f"{'?' if y == _BAD_YEAR else int(y)}{where}: net amount "
+                        f"{plain(grp['amount'].sum())} {cu} is negative (credit notes exceed "
+                        f"purchases; {_rows_text(rows)})")
+
+        warn: list[str] = []
+        dup = df.duplicated(keep="first").to_numpy() if n else np.zeros(0, bool)
+        info["duplicates"] = {"rows": int(dup.sum()),
+                              "first": [int(r) for r in np.asarray(idx)[dup][:20]]}
+        if dup.any():
+            warn.append(f"{source}: {int(dup.sum())} row(s) repeat an earlier row exactly "
+                        f"({_rows_text(np.asarray(idx)[dup])}); kept, check that they are not "
+                        f"double-counted")
+        info.update(rows=int(n), vat=vat_info, warnings=warn)
         ledger = cls(frame=frame, source=source,
                      checked_with=(id(concordance), id(prices), id(mrio))
-                     if None not in (concordance, prices, mrio) else ())
+                     if None not in (concordance, prices, mrio) else (),
+                     import_info=info)
         if concordance is not None or prices is not None or mrio is not None:
             # the checks against other inputs run on the same rows, so one error lists everything
             problems += ledger.problems(concordance=concordance, prices=prices, mrio=mrio)
@@ -206,6 +415,8 @@ class Ledger:
                 problems += concordance.problems(mrio)
         if problems:
             raise LedgerError(sort_problems(problems), f"{source} ({ROW_NOTE})")
+        for w in warn:
+            warnings.warn(w, UserWarning, stacklevel=2)
         return ledger
 
     # ---- validation against other inputs ---------------------------------------------------------
@@ -224,14 +435,19 @@ class Ledger:
             unknown = [c for c in f["category"].cat.categories if c and c not in known]
             if unknown:
                 m = f["category"].isin(unknown).to_numpy()
+                choices = list(concordance.categories)
+                what = {u: f"is not in the concordance ({concordance.source})"
+                           f"{_did_you_mean(u, choices)}" for u in unknown}
                 out += _problems(src, _rows_where(m, idx), "category", f["category"].to_numpy()[m],
-                                 f"is not in the concordance ({concordance.source})")
+                                 what)
         if prices is not None:
             currs = set(prices.currencies)
             unknown = [c for c in f["currency"].cat.categories if c and c not in currs]
             m_cur = f["currency"].isin(unknown).to_numpy()
+            what = {u: f"is not a known currency (known: {', '.join(sorted(currs))})"
+                       f"{_did_you_mean(u, sorted(currs))}" for u in unknown}
             out += _problems(src, _rows_where(m_cur, idx), "currency", f["currency"].to_numpy()[m_cur],
-                             f"is not a known currency (known: {', '.join(sorted(currs))})")
+                             what)
             skip = m_cur | (f["currency"] == "").to_numpy() | (f["year"] == _BAD_YEAR).to_numpy()
             pairs = f.loc[~skip, ["currency", "year"]].drop_duplicates()
             have = pd.MultiIndex.from_frame(prices.rates[["currency", "year"]])
@@ -265,10 +481,19 @@ class Ledger:
             bad = [n for n, r in mapping.items() if r is None]
             if bad:
                 m = f["supplier_country"].isin(bad).to_numpy()
+                from .countries import iso2, suggest_country
+
+                regs = f"{', '.join(mrio.regions[:12])}{', ...' if len(mrio.regions) > 12 else ''}"
+                what = {}
+                for u in bad:
+                    if iso2(u) is not None:
+                        what[u] = f"is a country that maps to no region of the MRIO ({regs})"
+                    else:
+                        near = suggest_country(u, 1)
+                        hint = f" (did you mean {near[0]!r}?)" if near else ""
+                        what[u] = f"is not a known country or region of the MRIO ({regs}){hint}"
                 out += _problems(src, _rows_where(m, idx), "supplier_country",
-                                 f["supplier_country"].to_numpy()[m],
-                                 f"maps to no region of the MRIO ({', '.join(mrio.regions[:12])}"
-                                 f"{', ...' if len(mrio.regions) > 12 else ''})")
+                                 f["supplier_country"].to_numpy()[m], what)
         return out
 
     def raise_problems(self, *, concordance: Concordance | None = None, prices: Prices | None = None,

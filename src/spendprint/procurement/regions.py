@@ -1,43 +1,37 @@
-"""Map country names and ISO codes to the regions of an MRIO (country_converter, cached)."""
+"""Map country names and ISO codes to the regions of an MRIO.
+
+Names in Norwegian, Swedish, Danish, German, Finnish and English and ISO-2/ISO-3 codes are
+resolved by [spendprint.procurement.countries][] (Babel's CLDR names, `country_converter`'s
+code table); the ISO code is then matched to the model's labels:
+
+* a name that is already a region label (case-insensitive, e.g. `NO`, `WA`, `NOR`) maps to itself;
+* a model whose regions are ISO-3 codes (OECD ICIO, GLORIA, Eora) gets the ISO-3 code;
+* a model whose regions are ISO-2 codes (EXIOBASE 3) gets the ISO-2 code, and a country outside
+  its 44 gets the EXIOBASE rest-of-world region (`WA` Asia-Pacific, `WL` Americas, `WE` Europe,
+  `WF` Africa, `WM` Middle East), when the model has it.
+"""
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-_NOT_FOUND = "__spendprint_not_found__"
+from . import countries
 
 
-@functools.lru_cache(maxsize=1)
 def _converter() -> Any:
-    """The country_converter instance (slow to build: built once per process, on first use)."""
-    import country_converter as coco
-
-    logging.getLogger("country_converter").setLevel(logging.ERROR)
-    return coco.CountryConverter()
-
-
-@functools.lru_cache(maxsize=4096)
-def _exio3(name: str) -> str | None:
-    out = _converter().convert([name], to="EXIO3", not_found=_NOT_FOUND)
-    code = out[0] if isinstance(out, list) else out
-    return None if code == _NOT_FOUND or not isinstance(code, str) else code
+    """The shared `country_converter` instance (built once per process; used by `compare`)."""
+    return countries._coco()
 
 
 def map_regions(names: Iterable[Any], regions: Sequence[str]) -> dict[str, str | None]:
     """Map each distinct name to one of ``regions``, or to None when it maps to none.
 
-    A name that is already a region label (case-insensitive, e.g. ``NO``, ``WA``) maps to itself;
-    any other country name or ISO-2/ISO-3 code goes through ``country_converter`` to an EXIOBASE 3
-    region (``EXIO3`` classification: 44 countries and the rest-of-world regions WA, WL, WE, WF,
-    WM), which must be one of ``regions``.
-
     Parameters
     ----------
     names : iterable of str
-        Country names or codes; only distinct values are converted (fast for big ledgers).
+        Country names (see [LANGUAGES][spendprint.procurement.countries.LANGUAGES]) or ISO
+        codes; only distinct values are converted (fast for big ledgers).
     regions : sequence of str
         The MRIO's region labels.
 
@@ -45,6 +39,12 @@ def map_regions(names: Iterable[Any], regions: Sequence[str]) -> dict[str, str |
     -------
     dict
         ``{name: region or None}`` for every distinct non-empty name.
+
+    Examples
+    --------
+    `map_regions(["Norge", "Kina", "Malaysia"], exiobase.regions)` -> `{"Norge": "NO",
+    "Kina": "CN", "Malaysia": "WA"}`; with ICIO's ISO-3 regions `{"Norge": "NOR", ...,
+    "Malaysia": "MYS"}`.
     """
     regions = [str(r) for r in regions]
     upper = {r.upper(): r for r in regions}
@@ -55,6 +55,12 @@ def map_regions(names: Iterable[Any], regions: Sequence[str]) -> dict[str, str |
         if name.upper() in upper:
             out[name] = upper[name.upper()]
             continue
-        code = _exio3(name)
-        out[name] = upper.get(code.upper()) if code else None
+        code2 = countries.iso2(name)
+        hit = None
+        if code2 is not None:
+            for cand in (code2, countries.iso3(name), countries.exio3(name)):
+                if cand and cand.upper() in upper:
+                    hit = upper[cand.upper()]
+                    break
+        out[name] = hit
     return out
