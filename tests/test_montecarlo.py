@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -211,9 +212,15 @@ def test_tiny_rsd_reproduces_deterministic(small_mrio):
     np.testing.assert_allclose(ds.footprint.values, np.broadcast_to(det.values, ds.footprint.shape),
                                rtol=1e-7)
     np.testing.assert_allclose(ds.deterministic.values, det.values)
-    empty = sp.monte_carlo(small_mrio, y, None, samples=3, seed=0, client="sync")
+    empty = sp.monte_carlo(small_mrio, y, sp.Uncertainty(), samples=3, seed=0, client="sync")
     np.testing.assert_allclose(empty.footprint.values[0], det.values, rtol=1e-9)
     assert float(empty.sd.max()) <= 1e-9 * float(np.abs(det).max())
+    assert empty.attrs["certain"] == 1 and ds.attrs["certain"] == 0
+    # no specification at all is the shipped default (as CLI and HTTP API): a real spread
+    dflt = sp.monte_carlo(small_mrio, y, None, samples=8, seed=0, client="sync")
+    assert dflt.attrs["certain"] == 0
+    assert dflt.attrs["uncertainty"] == json.dumps(sp.Uncertainty.default().fingerprint())
+    assert float((dflt.sd / np.abs(det)).min()) > 1e-3
 
 
 def test_single_element_factor_passes_ks(tiny_mrio):

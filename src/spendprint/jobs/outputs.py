@@ -38,6 +38,20 @@ class RunOutputs:
     timings: dict[str, float] = field(default_factory=dict)
     #: ``run.json`` as known before writing (settings, inputs with sha256, model, versions)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: per-year results of a ledger spanning several years: dims (year, stressor, category),
+    #: variables ``footprint`` (stressor unit), ``spend`` (model money unit, deflated to the base
+    #: year), ``spend_nominal`` (model money unit, prices of the ledger year), ``spend_original``
+    #: (ledger currency); ``None`` for a one-year ledger
+    years: xr.Dataset | None = None
+    #: year-over-year decomposition (`spendprint.procurement.lmdi`): one row per (category,
+    #: stressor, year_from, year_to) with ``change = volume + price + mix + intensity``
+    yoy: pd.DataFrame | None = None
+    #: the concordance the run used: category, sector, weight, origin_region, source
+    #: (``user file`` or ``CPV <code>``); written to ``concordance_used.csv``
+    concordance_used: pd.DataFrame | None = None
+    #: report heading: ``--title`` and ``--organisation``
+    title: str | None = None
+    organisation: str | None = None
 
 
 def write_outputs(outset: OutputSet, o: RunOutputs) -> tuple[pd.DataFrame, xr.Dataset]:
