@@ -96,12 +96,12 @@ def test_invalid_counts_refused(tiny_mrio, kw):
                        **kw)
 
 
-def test_one_sample_is_never_converged(tiny_mrio):
+def test_one_sample_is_never_enough(tiny_mrio):
     ds = sp.monte_carlo(tiny_mrio, demand(tiny_mrio), sp.Uncertainty(a_rsd=0.1), samples=1,
                         client="sync", stressors=["CO2"])
     assert np.isnan(ds.sd.values).all()
-    assert not ds.converged.values.any() and not ds.attrs["converged_all"]
-    assert ds.attrs["converged_share"] == 0.0
+    assert not ds.enough_samples.values.any() and not ds.attrs["enough_samples_all"]
+    assert ds.attrs["enough_samples_share"] == 0.0
 
 
 def test_estimate_memory_matches_the_result_arrays(tiny_mrio):

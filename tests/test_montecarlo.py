@@ -309,7 +309,7 @@ def test_summarise_ranks_and_probabilities():
     np.testing.assert_allclose(ds["mean"].values, E.mean(axis=0))  # ds.mean is the method
     np.testing.assert_allclose(ds.mcse.values, E.std(axis=0, ddof=1) / np.sqrt(200))
     np.testing.assert_allclose(ds.percentiles.sel(quantile=0.5).values, np.median(E, axis=0))
-    assert ds.attrs["converged_all"]
+    assert ds.attrs["enough_samples_all"]
 
 
 def test_local_cluster_two_workers_matches_in_process(tiny_mrio):

@@ -1,4 +1,15 @@
-"""Savings potential (a): the footprint if each product came from its best available origin.
+"""Savings potential in two kinds: the theoretical bound and a realistic lever.
+
+* **Theoretical bound** (``best_origin``, ``savings``): every product comes from the
+  lowest-intensity region that already supplies it (market share above ``min_market_share``,
+  default: any share above zero). It is an upper bound on what switching origins can save, not a
+  plan: it assumes the cleanest supplier can deliver all of it, at the same price and quality.
+* **Realistic lever** (``lever_footprint``, ``lever_savings``): the product is shifted only to
+  origins that already hold at least ``lever_min_share`` (default 10 %) of the market, i.e.
+  established suppliers that could plausibly take more of it.
+
+Each comes with the region that receives most of the moved spend per category
+(``best_region_main``, ``lever_region_main``). Details of the move:
 
 For product ``p`` bought by category ``c`` (``y[:, p, c]``), the candidate origins are the
 regions whose market share in supplying ``p`` is at least ``min_market_share`` -- in the buyer
@@ -75,7 +86,8 @@ def best_origin_demand(mrio: MRIO, y: np.ndarray, buyer_region: str, target: str
     else:
         raise ValidationError(f"market must be 'buyer' or 'world', not {market!r}")
     M = mrio.cache.multiplier_rows([target])[0].reshape(y.shape[0], y.shape[1])  # (R, P)
-    cand = (shares >= min_market_share)[:, :, None] | (y > 0)    # (R, P, m)
+    held = (shares >= min_market_share) & (shares > 0)
+    cand = held[:, :, None] | (y > 0)                            # (R, P, m)
     score = np.where(cand, M[:, :, None], np.inf)
     best = np.argmin(score, axis=0)                              # (P, m)
     tot = y.sum(axis=0)                                          # (P, m)
@@ -90,7 +102,8 @@ def savings_potential(mrio: MRIO, demand: ProcurementDemand | Ledger,
                       concordance: Concordance | None = None, prices: Prices | None = None,
                       buyer_region: str = "NO", stressors: str | Sequence[str] | None = None,
                       target: str = "CO2e",
-                      min_market_share: float = 0.01, market: str = "buyer") -> xr.Dataset:
+                      min_market_share: float = 0.0, market: str = "buyer",
+                      lever_min_share: float = 0.10) -> xr.Dataset:
     """Footprint per category if every product came from its best available origin.
 
     Parameters
@@ -98,8 +111,11 @@ def savings_potential(mrio: MRIO, demand: ProcurementDemand | Ledger,
     target : str
         Indicator whose multiplier picks the best origin (default ``CO2e``).
     min_market_share : float
-        Minimum share (0-1, default 1 %) of the market (see ``market``) a region must hold to
-        count as an available origin.
+        Minimum share (0-1) of the market (see ``market``) a region must hold to count as an
+        available origin for the theoretical bound; default 0: any region that supplies it.
+    lever_min_share : float
+        Minimum market share (0-1, default 10 %) of the origins the realistic lever may shift
+        spend to.
     market : {"buyer", "world"}
         Market shares in the buyer region's purchases of the product, or in world exports.
     mrio, demand, concordance, prices, buyer_region, stressors
@@ -113,8 +129,11 @@ def savings_potential(mrio: MRIO, demand: ProcurementDemand | Ledger,
         (category, stressor; stressor units in coord ``unit``),
         ``savings_share`` = savings / baseline; ``best_region`` (category, sector; region
         code, "" where the category does not buy the product), ``moved_spend`` (category;
-        MRIO money unit moved to another region). The method is described in the module
-        docstring.
+        MRIO money unit moved to another region), ``best_region_main`` (category; the region
+        receiving most of the moved spend, "" when nothing moves); the realistic lever in the
+        same form: ``lever_footprint``, ``lever_savings``, ``lever_savings_share``,
+        ``lever_region``, ``lever_moved_spend``, ``lever_region_main``. The method is
+        described in the module docstring.
     """
     if target not in mrio.indicators:
         raise ValidationError(f"target {target!r} is not an indicator of the MRIO "
@@ -125,23 +144,45 @@ def savings_potential(mrio: MRIO, demand: ProcurementDemand | Ledger,
     R, P, m = y.shape
     y_best, best = best_origin_demand(mrio, y, build.buyer_region, target, min_market_share,
                                       market, buyer_shares=build.origin_shares)
-    Y2 = np.concatenate([y.reshape(R * P, m), y_best.reshape(R * P, m)], axis=1)
-    E = mrio.cache.multiplier_rows(names) @ Y2                  # (k, 2m): E = M Y, no solve
-    base, bo = E[:, :m].T, E[:, m:].T
+    y_lev, best_lev = best_origin_demand(mrio, y, build.buyer_region, target,
+                                         max(lever_min_share, min_market_share), market,
+                                         buyer_shares=build.origin_shares)
+    Y2 = np.concatenate([y.reshape(R * P, m), y_best.reshape(R * P, m),
+                         y_lev.reshape(R * P, m)], axis=1)
+    E = mrio.cache.multiplier_rows(names) @ Y2                  # (k, 3m): E = M Y, no solve
+    base, bo, lev = E[:, :m].T, E[:, m:2 * m].T, E[:, 2 * m:].T
     regions = np.array(list(mrio.regions) + [""], dtype=object)
+
+    def main_region(yb: np.ndarray) -> np.ndarray:
+        gain = np.clip(yb - y, 0, None).sum(axis=1)            # (R, m): spend moved in
+        top = np.argmax(gain, axis=0)
+        return np.where(gain.max(axis=0) > 0, regions[top], "").astype(str)
+
     best_region = regions[best].T.astype(str)                  # (m, P), -1 -> ""
+    lever_region = regions[best_lev].T.astype(str)
     moved = np.abs(y_best - y).sum(axis=(0, 1)) / 2.0
+    moved_lev = np.abs(y_lev - y).sum(axis=(0, 1)) / 2.0
     units = [dict(zip(mrio.indicators, mrio.indicator_units, strict=True))[s] for s in names]
     cs = ("category", "stressor")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(base != 0, (base - bo) / np.where(base != 0, base, 1), 0.0)
+
+    def share_of(saved: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(base != 0, saved / np.where(base != 0, base, 1), 0.0)
+
+    money = build.attrs["money_unit"]
     return xr.Dataset(
         {"baseline": (cs, base), "best_origin": (cs, bo), "savings": (cs, base - bo),
-         "savings_share": (cs, share, {"units": "1"}),
+         "savings_share": (cs, share_of(base - bo), {"units": "1"}),
          "best_region": (("category", "sector"), best_region),
-         "moved_spend": ("category", moved, {"units": build.attrs["money_unit"]})},
+         "moved_spend": ("category", moved, {"units": money}),
+         "best_region_main": ("category", main_region(y_best)),
+         "lever_footprint": (cs, lev), "lever_savings": (cs, base - lev),
+         "lever_savings_share": (cs, share_of(base - lev), {"units": "1"}),
+         "lever_region": (("category", "sector"), lever_region),
+         "lever_moved_spend": ("category", moved_lev, {"units": money}),
+         "lever_region_main": ("category", main_region(y_lev))},
         coords={"category": list(build.categories), "stressor": names, "unit": ("stressor", units),
                 "sector": list(mrio.sectors)},
         attrs={**build.attrs, "target": target, "min_market_share": float(min_market_share),
-               "market": market},
+               "lever_min_share": float(lever_min_share), "market": market},
     )

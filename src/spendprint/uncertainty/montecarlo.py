@@ -317,7 +317,7 @@ def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, s
     xarray.Dataset
         ``footprint`` (sample, stressor, category) in the indicator unit; the summaries of
         `summarise` (``mean``, ``sd``, ``percentiles`` (quantile, ...), ``p_top5``,
-        ``p_top10``, ``rank_lo``, ``rank_hi``, ``mcse``, ``rel_mcse``, ``converged``,
+        ``p_top10``, ``rank_lo``, ``rank_hi``, ``mcse``, ``rel_mcse``, ``enough_samples``,
         ``samples_needed``); ``deterministic`` (stressor, category); per sample ``iterations``,
         ``residual`` (final relative residual), ``fallback``; attrs with the solver statistics
         (``iterations_mean``, ``iterations_max``, ``fallbacks``, ``max_residual``), seed,

@@ -1,4 +1,4 @@
-"""Summaries of Monte Carlo footprints: moments, percentiles, ranks, MC error, convergence.
+"""Summaries of Monte Carlo footprints: moments, percentiles, ranks, MC error, sample adequacy.
 
 Percentiles are one variable ``percentiles`` with a ``quantile`` dimension (0.025, 0.05, 0.5,
 0.95, 0.975), so ``ds.percentiles.sel(quantile=0.975)`` is p97.5; `percentile_columns`
@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 QUANTILES = (0.025, 0.05, 0.5, 0.95, 0.975)
-#: Default convergence target: relative Monte Carlo standard error of the mean.
+#: Default precision target: relative Monte Carlo standard error of the mean.
 MCSE_TARGET = 0.01
 
 
@@ -35,10 +35,12 @@ def summarise(footprint: xr.DataArray, deterministic: xr.DataArray | None = None
         ``p_top5``, ``p_top10``: share of samples in which the category ranks in the top 5 / 10 of
         its stressor (rank 1 = largest); ``rank_lo``, ``rank_hi``: 90 % rank interval (5th and
         95th percentile of the rank); ``mcse = sd / sqrt(N)``: Monte Carlo standard error of the
-        mean; ``rel_mcse = mcse / |mean|``; ``converged = rel_mcse <= mcse_target``;
+        mean; ``rel_mcse = mcse / |mean|``; ``enough_samples = rel_mcse <= mcse_target`` (the
+        sample count is large enough for the stated precision of the mean);
         ``samples_needed = N (rel_mcse / target)^2``: samples for the target; with one sample
-        ``sd``, ``mcse``, ``rel_mcse`` and ``samples_needed`` are NaN and nothing is converged;
-        ``deterministic`` if given. attrs ``converged_all`` and ``converged_share``.
+        ``sd``, ``mcse``, ``rel_mcse`` and ``samples_needed`` are NaN and no category has enough
+        samples; ``deterministic`` if given. attrs ``enough_samples_all`` and
+        ``enough_samples_share``.
     """
     fp = footprint.transpose("sample", "stressor", category_dim)
     E = np.asarray(fp.values, dtype=np.float64)
@@ -49,7 +51,7 @@ def summarise(footprint: xr.DataArray, deterministic: xr.DataArray | None = None
             coords[c] = fp[c]
     dims = ("stressor", category_dim)
     mean = E.mean(axis=0)
-    # one sample has no spread estimate: sd, mcse and rel_mcse are NaN, never "converged"
+    # one sample has no spread estimate: sd, mcse and rel_mcse are NaN, never "enough samples"
     sd = E.std(axis=0, ddof=1) if N > 1 else np.full_like(mean, np.nan)
     q = np.quantile(E, list(quantiles), axis=0) if N else np.full((len(quantiles), *mean.shape), np.nan)
     ranks = _ranks(E)
@@ -57,7 +59,7 @@ def summarise(footprint: xr.DataArray, deterministic: xr.DataArray | None = None
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(mean != 0, mcse / np.abs(mean), np.where(mcse == 0, 0.0, np.inf))
     rel = np.where(np.isnan(mcse), np.nan, rel)
-    converged = (rel <= mcse_target) & (N > 1)
+    enough = (rel <= mcse_target) & (N > 1)
     ds = xr.Dataset(
         {
             "mean": (dims, mean), "sd": (dims, sd),
@@ -66,7 +68,7 @@ def summarise(footprint: xr.DataArray, deterministic: xr.DataArray | None = None
             "p_top10": (dims, (ranks <= 10).mean(axis=0)),
             "rank_lo": (dims, np.quantile(ranks, 0.05, axis=0, method="lower").astype(np.int64)),
             "rank_hi": (dims, np.quantile(ranks, 0.95, axis=0, method="higher").astype(np.int64)),
-            "mcse": (dims, mcse), "rel_mcse": (dims, rel), "converged": (dims, converged),
+            "mcse": (dims, mcse), "rel_mcse": (dims, rel), "enough_samples": (dims, enough),
             "samples_needed": (dims, np.ceil(N * (rel / mcse_target) ** 2) if N > 1
                                else np.full_like(mean, np.nan)),
         },
@@ -75,9 +77,10 @@ def summarise(footprint: xr.DataArray, deterministic: xr.DataArray | None = None
     if deterministic is not None:
         ds["deterministic"] = deterministic.transpose(*dims).reset_coords(drop=True)
     ds.attrs.update(samples=N, mcse_target=float(mcse_target),
-                    converged_all=bool(converged.all()),
-                    converged_share=float(converged.mean()) if converged.size else 1.0,
-                    convergence_criterion="relative MC standard error of the mean <= mcse_target")
+                    enough_samples_all=bool(enough.all()),
+                    enough_samples_share=float(enough.mean()) if enough.size else 1.0,
+                    enough_samples_criterion="relative MC standard error of the mean <= "
+                                             "mcse_target")
     return ds
 
 
