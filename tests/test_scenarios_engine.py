@@ -335,3 +335,55 @@ def test_dask_local_cluster_equals_in_process(world):
                                   dashboard_address=None) as cl, distributed.Client(cl) as client:
         there = scenario_footprints(m, y, ss, chunk_size=3, client=client)
     np.testing.assert_allclose(there.footprint.values, here.footprint.values, rtol=1e-12)
+
+
+# ---- scenarios under Monte Carlo (common random numbers) ----------------------------------------
+def test_samples_match_monte_carlo_and_a_brute_force_loop(world):
+    import xarray as xr
+
+    from spendprint import kernels as K
+    from spendprint.kernels import random as KR
+    from spendprint.uncertainty.montecarlo import monte_carlo
+    from spendprint.uncertainty.sampler import build_problem, perturbed_S, perturbed_y
+    from spendprint.uncertainty.spec import Uncertainty
+
+    m, y0 = world
+    R, P = len(m.regions), len(m.sectors)
+    y = xr.DataArray(y0.reshape(R, P, -1) + 0.05, dims=("region", "sector", "category"),
+                     coords={"region": list(m.regions), "sector": list(m.sectors),
+                             "category": ["c0", "c1", "c2"]})
+    scen = {"tech": [{"lever": "technology", "sector": "Textiles (17)", "value": 0.2},
+                     {"lever": "stressor", "stressor": "CO2", "region": "IN", "value": -0.2}],
+            "origin": [{"lever": "origin", "region": "NO", "value": 0.3}],
+            "mix": [{"lever": "mix", "from_sector": "Textiles (17)", "value": 0.3},
+                    {"lever": "mix", "from_sector": "Paper and paper products", "value": 0.7}]}
+    ss = ScenarioSet([{"name": k, "levers": v} for k, v in scen.items()])
+    N, seed = 24, 11
+    spec = Uncertainty.default()
+    ds = scenario_footprints(m, y, ss, samples=N, seed=seed, uncertainty=spec)
+    mc = monte_carlo(m, y, spec, samples=N, seed=seed, client="sync")
+    mcf = mc.footprint.transpose("sample", "stressor", "category").values
+    np.testing.assert_allclose(ds.baseline.values, mcf, rtol=1e-8)
+    # brute force: the Monte Carlo's own draws of A_s, S_s, y_s, dense reference per sample
+    Y = np.asarray(y.values).reshape(m.n, -1)
+    p = build_problem(m, Y, spec, list(m.indicators), ["c0", "c1", "c2"], tol=1e-12,
+                      storage="csr", orientation="primal", group_size=1)
+    buf = p.system.value_buffer(1)
+    lower = np.zeros(ds.p_lower.shape)
+    for s in range(N):
+        keys = np.array([K.stream_key(seed, KR.DOMAIN_A, s)], dtype=np.uint64)
+        zb = np.empty((1, R * R))
+        K.fill_std_normal(K.stream_key(seed, KR.DOMAIN_A_BLOCK, s),
+                          np.arange(R * R, dtype=np.uint64), zb[0])
+        vals = p.system.perturb(p.a_sigma, P if p.block else 0, R,
+                                zb if p.block else np.zeros((1, 1)), keys, buf)[0]
+        ms = m.replace(A=p.system.matrix(vals).toarray(), S=perturbed_S(p, seed, s))
+        ys = perturbed_y(p, seed, s)
+        base = reference(ms, ys, [], ["c0", "c1", "c2"])
+        for i, (name, levers) in enumerate(scen.items()):
+            ref = reference(ms, ys, levers, ["c0", "c1", "c2"])
+            got = ds.footprint.sel(sample=s, scenario=name).values
+            np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+            lower[i] += ref < base
+    np.testing.assert_array_equal(ds.p_lower.values, lower / N)
+    assert 0 < ds.p_lower.sel(scenario="origin").values.mean() < 1  # not a trivial 0 or 1
