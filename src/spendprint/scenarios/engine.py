@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 import xarray as xr
 
-from ..core.leontief import LeontiefSolver
+from ..core.leontief import LeontiefSolver, choose_method
 from ..errors import ValidationError
 from ..io.atomic import write_bytes_atomic
 from .sets import DEFAULTS, ScenarioSet
@@ -376,6 +377,26 @@ class ScenarioStore:
                 json.loads((self.done_dir / str(i)).read_text()))
 
 
+# ---- the baseline factorisation ----------------------------------------------------------------
+_BASELINE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def baseline_solver(mrio) -> LeontiefSolver:
+    """An LU factorisation of the model's ``I - A`` (the model's own solver when it is one).
+
+    Woodbury needs 2k solves per scenario, thousands of right-hand sides per chunk: the LU's
+    triangular solves serve them in one LAPACK call each, whatever iterative solver the model
+    chose for its own few right-hand sides. Factorised once per model and kept with it.
+    """
+    own = mrio.__dict__.get("solver")
+    if own is not None and getattr(own, "method", "") in ("dense", "sparse"):
+        return own
+    s = _BASELINE.get(mrio)
+    if s is None:
+        s = _BASELINE[mrio] = LeontiefSolver(mrio.A, method=choose_method(mrio.A))
+    return s
+
+
 # ---- workers ------------------------------------------------------------------------------------
 _SOLVERS: dict[str, LeontiefSolver] = {}
 _LOCK = threading.Lock()
@@ -386,7 +407,7 @@ def _worker_solver(token: str, A) -> LeontiefSolver:
         s = _SOLVERS.get(token)
         if s is None:
             _SOLVERS.clear()
-            s = _SOLVERS[token] = LeontiefSolver(A)
+            s = _SOLVERS[token] = LeontiefSolver(A, method=choose_method(A))
         return s
 
 
@@ -495,8 +516,8 @@ def scenario_footprints(mrio, y, scenarios, stressors: str | Sequence[str] | Non
     if samples:
         return _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, int(samples),
                         uncertainty, int(seed), max_rank, tol)
-    solver = mrio.solver
-    M = solver.solve_transpose(S.T).T
+    solver = baseline_solver(mrio)
+    M = solver.solve_transpose(np.ascontiguousarray(S.T)).T
     base = C_sel @ (M @ Y)
     Nsc = len(compiled)
     bounds = [(a, min(a + chunk_size, Nsc)) for a in range(0, Nsc, chunk_size)]
