@@ -42,7 +42,7 @@ def test_run_writes_every_output(small_run):
                                                              ".spendprint.lock"]
     table = pd.read_parquet(small_run / "categories.parquet")
     assert table.groupby("category").size().eq(5).all() and table["category"].nunique() == 80
-    assert {"footprint", "spend", "share", "rank", "best_origin_savings", "best_origin_footprint", "risk_hours"} <= set(table.columns)
+    assert {"footprint", "spend_model", "spend_ledger", "share", "rank", "best_origin_savings", "best_origin_footprint", "risk_hours"} <= set(table.columns)
     csv = pd.read_csv(small_run / "categories.csv")
     np.testing.assert_allclose(csv["footprint"].to_numpy(), table["footprint"].to_numpy(), rtol=1e-12)
     ds = xr.open_zarr(small_run / "results.zarr", consolidated=False)

@@ -6,7 +6,8 @@
   plan: it assumes the cleanest supplier can deliver all of it, at the same price and quality.
 * **Realistic lever** (``lever_footprint``, ``lever_savings``): the product is shifted only to
   origins that already hold at least ``lever_min_share`` (default 10 %) of the market, i.e.
-  established suppliers that could plausibly take more of it.
+  established suppliers that could plausibly take more of it, and only where the cleanest of
+  them is below the category's current average for that product (`lever_demand`).
 
 Each comes with the region that receives most of the moved spend per category
 (``best_region_main``, ``lever_region_main``). Details of the move:
@@ -98,6 +99,37 @@ def best_origin_demand(mrio: MRIO, y: np.ndarray, buyer_region: str, target: str
     return y_best, np.where(tot > 0, best, -1)
 
 
+def lever_demand(mrio: MRIO, y: np.ndarray, shares: np.ndarray, target: str = "CO2e",
+                 min_share: float = 0.10) -> tuple[np.ndarray, np.ndarray]:
+    """The realistic lever: each product moved to its cleanest established origin, if that helps.
+
+    For product ``p`` of category ``c`` the established origins are the regions holding at least
+    ``min_share`` of the market (``shares``, (R, P)). The whole amount goes to the one with the
+    lowest multiplier of ``target`` when that multiplier is below the category's current average
+    for ``p`` (``sum_r M[r, p] y[r, p, c] / sum_r y[r, p, c]``); otherwise the product stays as
+    bought, so the lever never raises the target's footprint.
+
+    Returns
+    -------
+    y_lever : ndarray (R, P, m)
+        Same product totals as ``y``.
+    best : ndarray (P, m) of int
+        Region the product moved to, -1 where it stays as bought (or is not bought).
+    """
+    M = mrio.cache.multiplier_rows([target])[0].reshape(y.shape[0], y.shape[1])  # (R, P)
+    score = np.where(shares >= min_share, M, np.inf)
+    best = np.argmin(score, axis=0)                                   # (P,)
+    best_m = score[best, np.arange(y.shape[1])]                       # (P,)
+    tot = y.sum(axis=0)                                               # (P, m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        avg = np.einsum("rp,rpm->pm", M, y) / tot
+    move = (tot > 0) & np.isfinite(best_m)[:, None] & (best_m[:, None] < avg * (1 - 1e-12))
+    y_lev = np.where(move[None, :, :], 0.0, y)
+    pp, cc = np.nonzero(move)
+    y_lev[best[pp], pp, cc] = tot[pp, cc]
+    return y_lev, np.where(move, best[:, None], -1)
+
+
 def savings_potential(mrio: MRIO, demand: ProcurementDemand | Ledger,
                       concordance: Concordance | None = None, prices: Prices | None = None,
                       buyer_region: str = "NO", stressors: str | Sequence[str] | None = None,
@@ -144,9 +176,10 @@ def savings_potential(mrio: MRIO, demand: ProcurementDemand | Ledger,
     R, P, m = y.shape
     y_best, best = best_origin_demand(mrio, y, build.buyer_region, target, min_market_share,
                                       market, buyer_shares=build.origin_shares)
-    y_lev, best_lev = best_origin_demand(mrio, y, build.buyer_region, target,
-                                         max(lever_min_share, min_market_share), market,
-                                         buyer_shares=build.origin_shares)
+    shares = (build.origin_shares if market == "buyer" and build.origin_shares is not None
+              else origin_shares(mrio, build.buyer_region) if market == "buyer"
+              else export_shares(mrio))
+    y_lev, best_lev = lever_demand(mrio, y, shares, target, lever_min_share)
     Y2 = np.concatenate([y.reshape(R * P, m), y_best.reshape(R * P, m),
                          y_lev.reshape(R * P, m)], axis=1)
     E = mrio.cache.multiplier_rows(names) @ Y2                  # (k, 3m): E = M Y, no solve

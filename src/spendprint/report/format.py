@@ -59,7 +59,7 @@ def percent(share: float, sig: int = 3, locale: str = LOCALE) -> str:
     v = 100.0 * float(share)
     if v != 0 and abs(v) < 0.1:
         return ("< 0.1 %" if v > 0 else "> −0.1 %")
-    return f"{number(v, sig, locale) if abs(v) >= 1 else number(round(v, 1), 2, locale)} %"
+    return f"{number(v, sig if abs(v) >= 1 else 2, locale)} %"
 
 
 def split_unit(unit: str) -> tuple[str, str]:
@@ -155,3 +155,37 @@ def region_label(code: str, locale: str = LOCALE) -> str:
     """``"Malaysia (MY)"``: the full name with the code, for tables next to the code-only files."""
     name = region_name(code, locale)
     return name if name.endswith(f"({code})") or name == code else f"{name} ({code})"
+
+
+def scale_for(x: float, unit: str) -> tuple[float, str]:
+    """Divisor and unit label for an axis whose largest value is ``x``: ``(1e6, "kt CO2e")``."""
+    head, tail = split_unit(unit)
+    a = abs(float(x)) if x else 0.0
+    if head == "kg":
+        for scale, name in _MASS:
+            if a >= scale or scale == _MASS[-1][0]:
+                return scale, f"{name}{tail}"
+    for scale, word in _WORDS:
+        if a >= scale:
+            return scale, f"{word} {unit}"
+    return 1.0, unit
+
+
+def intensity_scale(values, unit: str, money_unit_: str) -> tuple[float, str]:
+    """One unit for a column of intensities (footprint per ``money_unit_``, given per unit of
+    ``money_unit_``): factor to multiply by and its label, e.g. ``(1e-3, "g CO2e per NOK")``
+    chosen from the median so that a column never mixes g and kg."""
+    import numpy as np
+
+    scale, cur = money_unit(money_unit_)
+    v = np.abs(np.asarray(values, dtype=float)) / scale
+    v = v[np.isfinite(v) & (v > 0)]
+    med = float(np.median(v)) if v.size else 1.0
+    head, tail = split_unit(unit)
+    if head == "kg":
+        if med >= 1e3:
+            return 1e-3 / scale, f"t{tail} per {cur}"
+        if med < 0.05:
+            return 1e3 / scale, f"g{tail} per {cur}"
+        return 1.0 / scale, f"kg{tail} per {cur}"
+    return 1.0 / scale, f"{unit} per {cur}"
