@@ -6,6 +6,12 @@ by float64 iterative refinement until the relative residual ``||B - (I - A) X|| 
 through `scipy.linalg` so that one OpenBLAS thread pool serves the hot loop.
 
 Sparse path: SuperLU (`scipy.sparse.linalg.splu`) of (I - A) in CSC form.
+
+Block path (`spendprint.core.blockjacobi`): for a multi-regional A, Richardson iteration
+preconditioned with the inverses of the domestic diagonal blocks ``I - A_rr``, with Anderson mixing;
+no n x n factorisation. ``auto`` takes it when the model has more than one region and the estimated
+contraction ``rho((I - A_D)^-1 A_O)`` is at most `BLOCK_MAX_CONTRACTION`; an iteration that does not
+converge falls back to the LU path (``method_used`` tells which one ran).
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ import scipy.sparse.linalg as spla
 from scipy.linalg import blas, lapack
 
 from ..errors import ConvergenceError, NotProductiveError
+from .blockjacobi import BLOCK_MAX_CONTRACTION, BlockJacobi
+
+#: Right-hand sides per block-Jacobi solve: bounds the iteration's workspace (about 12 n x m).
+BLOCK_CHUNK = 512
 
 #: Dense LU below this density, or below this size, whatever the storage of A.
 SPARSE_DENSITY_THRESHOLD = 0.05
@@ -39,19 +49,32 @@ class LeontiefSolver:
     ----------
     A : ndarray or scipy sparse, shape (n, n)
         Technical coefficients.
-    method : {"auto", "dense", "sparse"}
-        Storage of the factorisation. ``auto`` follows `choose_method`.
+    method : {"auto", "dense", "sparse", "block"}
+        ``dense``/``sparse``: storage of the LU factorisation. ``block``: block-Jacobi iteration
+        (needs ``blocks``). ``auto``: ``block`` when ``blocks`` gives more than one region and the
+        estimated contraction is at most `BLOCK_MAX_CONTRACTION`, else `choose_method`.
     precision : {"mixed", "double"}
         Dense path only: float32 LU + float64 refinement (default), or float64 LU.
     tol : float
         Relative residual (max-norm per column) the refined solution must reach.
+    max_refine : int
+        Refinement steps of the dense LU path before the float64 fallback.
+    blocks : int, optional
+        Sectors per region (block size of the region-major A); None: one region.
 
     Attributes
     ----------
+    method : str
+        The method in use: ``"block"``, ``"dense"`` or ``"sparse"`` (after a fallback of the block
+        iteration, the LU method that replaced it). ``method_used`` is the same.
+    contraction : float or None
+        The estimated ``rho((I - A_D)^-1 A_O)`` when the block path was considered.
     stats : dict
-        ``refinement_steps`` (last solve), ``max_residual`` (last solve), ``fallbacks``,
-        ``factorisations``, ``forward_solves`` and ``adjoint_solves`` (calls of `solve` and
-        `solve_transpose`; one call serves any number of right-hand sides).
+        ``refinement_steps`` (last solve; block-Jacobi steps on the block path), ``max_residual``
+        (last solve), ``fallbacks`` (float32 to float64 LU), ``block_fallbacks`` (block iteration
+        to LU), ``factorisations`` (the block path's batched block inverses count as one),
+        ``forward_solves`` and ``adjoint_solves`` (calls of `solve` and `solve_transpose`; one
+        call serves any number of right-hand sides).
 
     Raises
     ------
@@ -67,16 +90,56 @@ class LeontiefSolver:
     """
 
     def __init__(self, A, method: str = "auto", precision: str = "mixed", tol: float = 1e-13,
-                 max_refine: int = 12) -> None:
+                 max_refine: int = 12, blocks: int | None = None) -> None:
+        if method not in ("auto", "dense", "sparse", "block"):
+            raise ValueError(f"method must be 'auto', 'dense', 'sparse' or 'block', not {method!r}")
         self.n = A.shape[0]
-        self.method = choose_method(A) if method == "auto" else method
+        self.requested_method = method
         self.precision = precision
         self.tol = tol
         self.max_refine = max_refine
+        self.blocks = int(blocks) if blocks else None
+        self.contraction: float | None = None
+        self.fallback_reason: str | None = None
         self.stats: dict[str, float] = {"refinement_steps": 0, "max_residual": 0.0, "fallbacks": 0,
-                                        "factorisations": 0, "forward_solves": 0,
-                                        "adjoint_solves": 0}
+                                        "block_fallbacks": 0, "factorisations": 0,
+                                        "forward_solves": 0, "adjoint_solves": 0}
         self._lock = threading.Lock()
+        self._source = A  # kept (not copied) for a fallback from the block path
+        self._bj: BlockJacobi | None = None
+        self._lu_twin: LeontiefSolver | None = None
+        if method == "block":
+            if self.blocks is None:
+                raise ValueError("method='block' needs blocks= (sectors per region)")
+            self._bj = BlockJacobi(A, self.blocks, tol=tol)
+            self.stats["factorisations"] += 1
+            self.method = "block"
+            return
+        if method == "auto" and self._multi_region():
+            try:
+                bj = BlockJacobi(A, self.blocks, tol=tol)
+                self.contraction = bj.contraction()
+                self.stats["contraction"] = self.contraction
+            except NotProductiveError:
+                bj = None  # a singular domestic block: the LU path decides about (I - A)
+            if bj is not None and self.contraction <= BLOCK_MAX_CONTRACTION:
+                self._bj = bj
+                self.stats["factorisations"] += 1
+                self.method = "block"
+                return
+        self._init_lu(A, choose_method(A) if method in ("auto", "block") else method)
+
+    def _multi_region(self) -> bool:
+        P = self.blocks
+        return P is not None and 0 < P < self.n and self.n % P == 0
+
+    @property
+    def method_used(self) -> str:
+        """The method that serves the solves: ``"block"``, ``"dense"`` or ``"sparse"``."""
+        return self.method
+
+    def _init_lu(self, A, method: str) -> None:
+        self.method = method
         if self.method == "sparse":
             As = sps.csc_array(A, dtype=np.float64)
             self._A = sps.csr_array(As)
@@ -86,14 +149,36 @@ class LeontiefSolver:
                 self._lu = spla.splu(M.tocsc())
             except RuntimeError as exc:
                 raise NotProductiveError(f"(I - A) is singular: {exc}") from exc
-        elif self.method == "dense":
+        else:
             Ad = A.toarray() if sps.issparse(A) else np.asarray(A, dtype=np.float64)
             self._A = np.ascontiguousarray(Ad, dtype=np.float64)
             # A.T of a C-ordered array is an F-ordered view: BLAS reads it without a copy.
             self._AT = self._A.T
-            self._factorise(np.float32 if precision == "mixed" else np.float64)
-        else:
-            raise ValueError(f"method must be 'auto', 'dense' or 'sparse', not {method!r}")
+            self._factorise(np.float32 if self.precision == "mixed" else np.float64)
+
+    def lu_solver(self) -> LeontiefSolver:
+        """A solver on the LU path for the same A: self, or (block path) one built on first call.
+
+        For callers that need the factors themselves (the Monte Carlo preconditioner).
+        """
+        if self._bj is None:
+            return self
+        with self._lock:
+            if self._lu_twin is None:
+                self._lu_twin = LeontiefSolver(self._source, method=choose_method(self._source),
+                                               precision=self.precision, tol=self.tol,
+                                               max_refine=self.max_refine)
+        return self._lu_twin
+
+    def _fall_back(self, exc: ConvergenceError) -> None:
+        """Replace the block iteration by the LU path (after it failed to converge)."""
+        with self._lock:
+            if self._bj is None:
+                return
+            self.stats["block_fallbacks"] += 1
+            self.fallback_reason = str(exc)
+            self._init_lu(self._source, choose_method(self._source))
+            self._bj = None
 
     # ---- factorisation -------------------------------------------------------------------------
     def _factorise(self, dtype) -> None:
@@ -114,6 +199,9 @@ class LeontiefSolver:
     # ---- products with A -----------------------------------------------------------------------
     def matvec(self, X: np.ndarray, transpose: bool = False) -> np.ndarray:
         """``A @ X`` (or ``A.T @ X``) in float64."""
+        bj = self._bj
+        if bj is not None:
+            return bj.matvec(X, transpose)
         if self.method == "sparse":
             return self._A.T @ X if transpose else self._A @ X
         Xf = np.asfortranarray(X, dtype=np.float64)
@@ -132,9 +220,31 @@ class LeontiefSolver:
         out, info = self._getrs(self._lu, self._piv, Rl, trans=0 if transpose else 1)
         return out.astype(np.float64, copy=False)
 
+    def _block_solve(self, bj: BlockJacobi, B: np.ndarray, transpose: bool) -> np.ndarray:
+        B = np.asarray(B, dtype=np.float64)
+        if B.ndim == 1 or B.shape[1] <= BLOCK_CHUNK:
+            X = bj.solve(B, transpose)
+            steps, rel = bj.last["iterations"], bj.last["max_residual"]
+        else:
+            X = np.empty_like(B)
+            steps, rel = 0, 0.0
+            for a in range(0, B.shape[1], BLOCK_CHUNK):
+                X[:, a:a + BLOCK_CHUNK] = bj.solve(B[:, a:a + BLOCK_CHUNK], transpose)
+                steps = max(steps, bj.last["iterations"])
+                rel = max(rel, bj.last["max_residual"])
+        self.stats["refinement_steps"] = steps
+        self.stats["max_residual"] = rel
+        return X
+
     def _solve(self, B: np.ndarray, transpose: bool, _retry: bool = False) -> np.ndarray:
         if not _retry:
             self.stats["adjoint_solves" if transpose else "forward_solves"] += 1
+        bj = self._bj
+        if bj is not None:
+            try:
+                return self._block_solve(bj, B, transpose)
+            except ConvergenceError as exc:
+                self._fall_back(exc)
         B = np.asarray(B, dtype=np.float64)
         vec = B.ndim == 1
         B2 = np.asfortranarray(B[:, None] if vec else B)

@@ -140,10 +140,14 @@ class MRIO:
     # ---- derived, cached ---------------------------------------------------------------------
     @functools.cached_property
     def solver(self) -> LeontiefSolver:
-        """The factorisation of (I - A), computed once on first use and kept with the model."""
+        """The solver of (I - A), set up once on first use and kept with the model.
+
+        Block Jacobi over the regions' domestic blocks where it converges fast, else an LU
+        factorisation (`spendprint.core.leontief.LeontiefSolver` with ``method="auto"``).
+        """
         from .leontief import LeontiefSolver
 
-        return LeontiefSolver(self.A)
+        return LeontiefSolver(self.A, blocks=len(self.sectors))
 
     @functools.cached_property
     def cache(self) -> SolveCache:

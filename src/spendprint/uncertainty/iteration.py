@@ -86,6 +86,7 @@ class BaselineLU:
     """
 
     def __init__(self, solver: LeontiefSolver) -> None:
+        solver = solver.lu_solver()  # the factors themselves (a block-Jacobi solver has none)
         self.method = solver.method
         self.n = solver.n
         if self.method == "dense":
