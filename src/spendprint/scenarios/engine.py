@@ -39,6 +39,7 @@ import scipy.linalg as sla
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 import xarray as xr
+from threadpoolctl import threadpool_limits
 
 from ..core.leontief import LeontiefSolver, choose_method
 from ..errors import ValidationError
@@ -75,10 +76,13 @@ def _compile(ss: ScenarioSet, regions: Sequence[str], sectors: Sequence[str],
         return (rr[:, None] * P + pp[None, :]).ravel()
 
     out = []
+    table = ss.table[ss.table["lever"] != ""]
+    by_name = {k: g for k, g in table.groupby("scenario", sort=False)}
+    empty = table.iloc[:0]
     for name in ss.names:
         c = Compiled(name)
         mixes: dict[tuple, list[tuple[int, float]]] = {}
-        for rec in ss.levers(name).itertuples(index=False):
+        for rec in by_name.get(name, empty).itertuples(index=False):
             val = float(rec.value) if rec.value else DEFAULTS.get(rec.lever, 0.0)
             cats = np.arange(m) if rec.category in ("", "*") else np.array([cpos[rec.category]])
             ps = np.arange(P) if not rec.sector else np.array([spos[rec.sector]])
@@ -228,12 +232,20 @@ def _richardson(apply_T: Callable, precond: Callable, B: np.ndarray, X: np.ndarr
     return X, max_iter, rel
 
 
+def _sparse_pair(A) -> tuple[sps.csr_array, sps.csc_array]:
+    Acsr = sps.csr_array(A)
+    return Acsr, sps.csc_array(Acsr)
+
+
 def solve_chunk(A, S: np.ndarray, Y: np.ndarray, solver, M: np.ndarray,
                 compiled: Sequence[Compiled], R: int, P: int, *, max_rank: int = MAX_RANK,
-                tol: float = TOL, max_iter: int = 200) -> tuple[np.ndarray, list[str]]:
-    """Base-stressor footprints (N, k, m) of the compiled scenarios, and the method of each."""
-    Acsr = sps.csr_array(A)
-    Acsc = sps.csc_array(Acsr)
+                tol: float = TOL, max_iter: int = 200, sparse_A: tuple | None = None,
+                ) -> tuple[np.ndarray, list[str]]:
+    """Base-stressor footprints (N, k, m) of the compiled scenarios, and the method of each.
+
+    ``sparse_A``: A as (CSR, CSC), when the caller has it already (one conversion per run).
+    """
+    Acsr, Acsc = sparse_A if sparse_A is not None else _sparse_pair(A)
     n = Acsr.shape[0]
     k = S.shape[0]
     plans: list[_Plan] = []
@@ -269,7 +281,16 @@ def solve_chunk(A, S: np.ndarray, Y: np.ndarray, solver, M: np.ndarray,
     DSL_all = (solver.solve_transpose(np.hstack([(p.Sp - S)[p.ds_rows].T for p in dss]))
                if dss else None)
     out = np.empty((len(plans), k, Y.shape[1]))
-    methods = []
+    methods: list[str] = []
+    # the per-scenario products are small: threaded BLAS only costs (thread wake-ups per call)
+    with threadpool_limits(limits=1):
+        _finish(plans, compiled, out, methods, M, solver, LU_all, PT_all, DSL_all, Acsr, n, R, P,
+                tol, max_iter)
+    return out, methods
+
+
+def _finish(plans, compiled, out, methods, M, solver, LU_all, PT_all, DSL_all, Acsr, n, R, P,
+            tol, max_iter) -> None:
     o_w = o_s = 0
     for i, p in enumerate(plans):
         N = M
@@ -321,7 +342,6 @@ def solve_chunk(A, S: np.ndarray, Y: np.ndarray, solver, M: np.ndarray,
         if p.cuts:
             F = F - _cut_correction(p, X, R, P)
         out[i] = F
-    return out, methods
 
 
 def _cut_correction(p: _Plan, X: np.ndarray, R: int, P: int) -> np.ndarray:
@@ -386,14 +406,17 @@ def baseline_solver(mrio) -> LeontiefSolver:
 
     Woodbury needs 2k solves per scenario, thousands of right-hand sides per chunk: the LU's
     triangular solves serve them in one LAPACK call each, whatever iterative solver the model
-    chose for its own few right-hand sides. Factorised once per model and kept with it.
+    chose for its own few right-hand sides. Factorised once per model (float64: with thousands
+    of right-hand sides the refinement steps of a float32 LU would cost more than the
+    factorisation saves) and kept with it.
     """
     own = mrio.__dict__.get("solver")
     if own is not None and getattr(own, "method", "") in ("dense", "sparse"):
         return own
     s = _BASELINE.get(mrio)
     if s is None:
-        s = _BASELINE[mrio] = LeontiefSolver(mrio.A, method=choose_method(mrio.A))
+        s = _BASELINE[mrio] = LeontiefSolver(mrio.A, method=choose_method(mrio.A),
+                                             precision="double")
     return s
 
 
@@ -407,7 +430,7 @@ def _worker_solver(token: str, A) -> LeontiefSolver:
         s = _SOLVERS.get(token)
         if s is None:
             _SOLVERS.clear()
-            s = _SOLVERS[token] = LeontiefSolver(A, method=choose_method(A))
+            s = _SOLVERS[token] = LeontiefSolver(A, method=choose_method(A), precision="double")
         return s
 
 
@@ -545,10 +568,11 @@ def scenario_footprints(mrio, y, scenarios, stressors: str | Sequence[str] | Non
             todo.append(i)
     done = len(bounds) - len(todo)
     if client is None or client == "sync" or not todo:
+        pair = _sparse_pair(mrio.A) if todo else None
         for i in todo:
             a, b = bounds[i]
             Fb, mb = solve_chunk(mrio.A, S, Y, solver, M, compiled[a:b], R, P,
-                                 max_rank=max_rank, tol=tol)
+                                 max_rank=max_rank, tol=tol, sparse_A=pair)
             accept(i, Fb, mb)
             done += 1
             if progress:
