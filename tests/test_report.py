@@ -173,3 +173,28 @@ def test_report_shows_years_when_present_and_copes_without(run_outputs):
     plain = build_report(dataclasses.replace(o, years=None, yoy=None, monte_carlo=None,
                                              scenarios=None, paths=None))
     assert "id='years'" not in plain and "Uncertainty was not sampled" in plain
+
+
+def test_hotspot_tiers_against_matrix_powers(run_outputs):
+    from spendprint.report.html import hotspot_tiers
+
+    o, _ = run_outputs
+    flagged = [str(c) for c in o.risk["category"].values[o.risk["flag"].values.astype(bool)]]
+    cats = flagged or [str(o.risk["category"].values[0])]
+    got = hotspot_tiers(o, cats)
+    assert got
+    m = o.mrio
+    s = np.asarray(m.S_all([o.risk.attrs["employment"]]))[0]
+    L = np.linalg.inv(np.eye(m.n) - m.A)
+    R, P, _ = o.demand.y.shape
+    names = [str(c) for c in o.demand.categories]
+    for (c, h), text in got.items():
+        y = o.demand.y.reshape(R * P, -1)[:, names.index(c)]
+        reg = str(o.risk["hotspot_region"].sel(category=c, hotspot=h).values)
+        sec = str(o.risk["hotspot_sector"].sel(category=c, hotspot=h).values)
+        i = list(m.regions).index(reg) * P + list(m.sectors).index(sec)
+        parts = [s[i] * (np.linalg.matrix_power(m.A, k) @ y)[i] for k in range(6)]
+        parts.append(s[i] * (L @ y)[i] - sum(parts))
+        k = int(np.argmax(parts))
+        assert text.startswith(f"tier {k + 1}" if k < 6 else "tier 7+"), (c, h, text, parts)
+        assert fm.percent(parts[k] / sum(parts)) in text
