@@ -5,23 +5,16 @@ means "all" (every category, region, sector, input or stressor). Read one from Y
 or Parquet with [ScenarioSet.read][spendprint.scenarios.ScenarioSet.read], or build one with the
 generators `grid`, `latin_hypercube` and `combine`.
 
-========== ==========================================================================================
-lever      meaning (``value`` range)
-========== ==========================================================================================
-volume     demand of ``category`` times ``1 + value`` (value >= -1)
-substitute a share ``value`` (default 1) of the demand for ``sector`` (blank: every other product)
-           moves to ``to_sector``, in ``to_region`` (or ``region``; blank: the regions it came from)
-origin     a share ``value`` (default 1) of the demand for ``sector`` (blank: all) moves to ``region``
-intensity  the direct intensity of the sectors supplying ``category`` falls by the share ``value``
-           (``stressor``; blank: all), as in `spendprint.procurement.scenarios` (value in [0, 1])
-stressor   ``S[stressor, (region, sector)] *= 1 + value`` (value >= -1)
-technology ``A[(from_region, from_sector), (region, sector)] *= 1 + value`` (value >= -1)
-input_shift a share ``value`` of the input (from_region, from_sector) moves to (to_region, to_sector)
-           in the columns (region, sector); blank to_region: the input's own region (value in [0, 1])
-mix        rows with the same (region, sector) columns form one mix: the inputs ``from_sector`` (of
-           ``from_region``; blank: of each region separately) get the shares ``value`` of their
-           sum in every column (shares in [0, 1] adding up to 1)
-========== ==========================================================================================
+| lever | meaning (``value`` range) |
+|---|---|
+| volume | demand of ``category`` times ``1 + value`` (value >= -1) |
+| substitute | a share ``value`` (default 1) of the demand for ``sector`` (blank: every other product) moves to ``to_sector``, in ``to_region`` (or ``region``; blank: the regions it came from) |
+| origin | a share ``value`` (default 1) of the demand for ``sector`` (blank: all) moves to ``region`` |
+| intensity | the direct intensity of the sectors supplying ``category`` falls by the share ``value`` (``stressor``; blank: all), as in `spendprint.procurement.scenarios` (value in [0, 1]) |
+| stressor | ``S[stressor, (region, sector)] *= 1 + value`` (value >= -1) |
+| technology | ``A[(from_region, from_sector), (region, sector)] *= 1 + value`` (value >= -1) |
+| input_shift | a share ``value`` of the input (from_region, from_sector) moves to (to_region, to_sector) in the columns (region, sector); blank to_region: the input's own region (value in [0, 1]) |
+| mix | rows with the same (region, sector) columns form one mix: the inputs ``from_sector`` (of ``from_region``; blank: of each region separately) get the shares ``value`` of their sum in every column (shares in [0, 1] adding up to 1) |
 
 The A levers of one scenario act on the baseline coefficients and their changes add up, like
 several intensity cuts on one sector.
