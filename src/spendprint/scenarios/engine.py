@@ -606,46 +606,81 @@ def scenario_footprints(mrio, y, scenarios, stressors: str | Sequence[str] | Non
     )
 
 
-def _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, samples, uncertainty,
-             seed, max_rank, tol) -> xr.Dataset:
-    """Scenarios under Monte Carlo: per sample the MC's A_s, S_s, Y_s, one factorisation, all
-    scenarios by `solve_chunk` on it (common random numbers)."""
+class _SampleSolver:
+    """Solves with ``I - A_s`` of one Monte Carlo sample: the Monte Carlo's preconditioned
+    iteration (baseline LU, Anderson acceleration, refactorisation fallback), primal and adjoint,
+    with the sample's perturbed values; the interface of `LeontiefSolver` used by `solve_chunk`."""
+
+    def __init__(self, primal, vals_p, adjoint, vals_a) -> None:
+        self.primal, self.vals_p, self.adjoint, self.vals_a = primal, vals_p, adjoint, vals_a
+        self.fallbacks = 0
+
+    def _run(self, system, vals, B: np.ndarray) -> np.ndarray:
+        B = np.asarray(B, dtype=np.float64)
+        vec = B.ndim == 1
+        B2 = B[:, None] if vec else B
+        if not B2.shape[1]:
+            return B2.copy()
+        X, info = system.solve(vals, np.ascontiguousarray(B2.T)[None])
+        self.fallbacks += int(info.fallback.sum())
+        X = np.ascontiguousarray(X[0].T)
+        return X[:, 0] if vec else X
+
+    def solve(self, B: np.ndarray) -> np.ndarray:
+        return self._run(self.primal, self.vals_p, B)
+
+    def solve_transpose(self, B: np.ndarray) -> np.ndarray:
+        return self._run(self.adjoint, self.vals_a, B)
+
+
+def _sample_values(p, seed: int, s: int, buf: np.ndarray) -> np.ndarray:
+    """The perturbed values of A for sample s in the storage of ``p.system`` (shape (1, nnz))."""
     from .. import kernels as K
     from ..kernels import random as KR
+
+    sys = p.system
+    if not p.a_uncertain:
+        return sys.unperturbed()
+    keys = np.array([K.stream_key(seed, KR.DOMAIN_A, s)], dtype=np.uint64)
+    if p.block:
+        zb = np.empty((1, p.R * p.R))
+        K.fill_std_normal(K.stream_key(seed, KR.DOMAIN_A_BLOCK, s),
+                          np.arange(p.R * p.R, dtype=np.uint64), zb[0])
+    else:
+        zb = np.zeros((1, 1))
+    return sys.perturb(p.a_sigma, p.P if p.block else 0, p.R, zb, keys, buf)
+
+
+def _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, samples, uncertainty,
+             seed, max_rank, tol) -> xr.Dataset:
+    """Scenarios under Monte Carlo: per sample the Monte Carlo's A_s, S_s, Y_s and its
+    preconditioned iteration; every scenario by `solve_chunk` on them (common random numbers)."""
     from ..uncertainty.sampler import build_problem, perturbed_S, perturbed_y
     from ..uncertainty.spec import Uncertainty
 
     spec = Uncertainty.default() if uncertainty is None else uncertainty
-    p = build_problem(mrio, Y, spec, names, cats, tol=tol * 1e-3, storage="csr",
-                      orientation="primal", group_size=1)
+    kw = dict(tol=tol * 1e-3, storage="csr", group_size=1)
+    p = build_problem(mrio, Y, spec, names, cats, orientation="primal", **kw)
+    pa = build_problem(mrio, Y, spec, names, cats, orientation="adjoint", **kw)
     R, P = len(mrio.regions), len(mrio.sectors)
-    sys = p.system
-    buf = sys.value_buffer(1)
+    buf_p, buf_a = p.system.value_buffer(1), pa.system.value_buffer(1)
     Nsc, q, m = len(compiled), len(names), len(cats)
     F = np.empty((samples, Nsc, q, m))
     base = np.empty((samples, q, m))
+    fallbacks = 0
     for s in range(samples):
-        if p.a_uncertain:
-            keys = np.array([K.stream_key(seed, KR.DOMAIN_A, s)], dtype=np.uint64)
-            if p.block:
-                zb = np.empty((1, R * R))
-                K.fill_std_normal(K.stream_key(seed, KR.DOMAIN_A_BLOCK, s),
-                                  np.arange(R * R, dtype=np.uint64), zb[0])
-            else:
-                zb = np.zeros((1, 1))
-            vals = sys.perturb(p.a_sigma, P if p.block else 0, R, zb, keys, buf)[0]
-        else:
-            vals = sys.unperturbed()[0]
-        A_s = sps.csr_array(sys.matrix(vals))
+        vals_p = _sample_values(p, seed, s, buf_p)
+        vals_a = _sample_values(pa, seed, s, buf_a)
+        A_s = sps.csr_array(p.system.matrix(vals_p[0]))
         S_s = np.asarray(perturbed_S(p, seed, s), dtype=np.float64)
         Y_s = np.asarray(perturbed_y(p, seed, s), dtype=np.float64)
-        solver = LeontiefSolver(A_s, method="dense" if mrio.n <= 4000 else "sparse",
-                                precision="double")
-        M_s = solver.solve_transpose(S_s.T).T
+        solver = _SampleSolver(p.system, vals_p, pa.system, vals_a)
+        M_s = solver.solve_transpose(np.ascontiguousarray(S_s.T)).T
         base[s] = C_sel @ (M_s @ Y_s)
         Fb, _ = solve_chunk(A_s, S_s, Y_s, solver, M_s, compiled, R, P, max_rank=max_rank,
                             tol=tol)
         F[s] = np.einsum("qk,skm->sqm", C_sel, Fb)
+        fallbacks += solver.fallbacks
     units = dict(zip(mrio.indicators, mrio.indicator_units, strict=True))
     dims = ("sample", "scenario", "stressor", cat_dim)
     return xr.Dataset(
@@ -654,8 +689,7 @@ def _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, sampl
          "p_lower": (("scenario", "stressor", cat_dim), (F < base[:, None]).mean(axis=0))},
         coords={"sample": np.arange(samples), "scenario": scenarios.names, "stressor": names,
                 cat_dim: cats, "unit": ("stressor", [units[s] for s in names])},
-        attrs={"seed": seed, "samples": samples, "tol": tol,
-               "engine": "per sample: the Monte Carlo's A_s, S_s, y_s; levers on them; "
-                         "Woodbury on that sample's factorisation"},
+        attrs={"seed": seed, "samples": samples, "tol": tol, "solver_fallbacks": fallbacks,
+               "engine": "per sample: the Monte Carlo's A_s, S_s, y_s and preconditioned "
+                         "iteration; levers on them; Woodbury on that sample's solves"},
     )
-
