@@ -211,7 +211,9 @@ LONG_NAMES = {
     "rel_mcse": "Monte Carlo standard error relative to the mean",
     "enough_samples": "sample count enough for the precision target (1 = yes)",
     "samples_needed": "samples needed for the precision target",
-    "deterministic": "deterministic footprint", "iterations": "solver iterations per sample",
+    "deterministic": "deterministic footprint", "p2_5": "2.5th percentile",
+    "p5": "5th percentile", "p50": "median", "p95": "95th percentile",
+    "p97_5": "97.5th percentile", "iterations": "solver iterations per sample",
     "residual": "final relative residual per sample", "fallback": "solver fallback (1 = yes)",
     "flagged": "sample flagged (1 = yes)",
 }
@@ -224,10 +226,19 @@ _STRESSOR_UNIT = ("footprint", "direct", "supply_chain", "by_origin_region", "sa
 
 
 def _units_for(name: str, part: str, var: xr.DataArray, ds: xr.Dataset, money: str) -> str:
+    stressor_units = ({str(s): str(u) for s, u in zip(ds["stressor"].values, ds["unit"].values,
+                                                      strict=True)}
+                      if "stressor" in ds.coords and "unit" in ds.coords else {})
+    if (part in _STRESSOR_UNIT or part == "intensity" or part.startswith("p")
+            and part[1:2].isdigit()) and "stressor" in var.dims and stressor_units:
+        distinct = set(stressor_units.values())
+        base = (next(iter(distinct)) if len(distinct) == 1
+                else "per stressor (coordinate unit)")
+        return base + (f" per {money}" if part == "intensity" else "")
     units = var.attrs.get("units")
     if units and "coord unit" not in str(units):
         return str(units)
-    if var.dtype.kind in "USO" or "region" in part or "sector" in part:
+    if var.dtype.kind in "USOT":
         return "none (label)"
     if part in ("hours", "high_risk_hours"):
         return "h"
@@ -235,18 +246,8 @@ def _units_for(name: str, part: str, var: xr.DataArray, ds: xr.Dataset, money: s
         return "risk-weighted h"
     if "moved_spend" in part or part.startswith("spend") or part in ("taxes", "margins"):
         return money
-    if part in ("samples_needed", "iterations"):
-        return "samples" if part == "samples_needed" else "1"
-    if any(part == k or part.endswith(k) for k in _DIMENSIONLESS) or part.endswith("_share"):
-        return "1"
-    stressor_units = ({str(s): str(u) for s, u in zip(ds["stressor"].values, ds["unit"].values,
-                                                      strict=True)}
-                      if "stressor" in ds.coords and "unit" in ds.coords else {})
-    if "stressor" in var.dims and stressor_units:
-        distinct = set(stressor_units.values())
-        base = (next(iter(distinct)) if len(distinct) == 1
-                else "per stressor (coordinate unit)")
-        return base + (f" per {money}" if part == "intensity" else "")
+    if part == "samples_needed":
+        return "samples"
     return "1"
 
 
@@ -269,7 +270,10 @@ def annotate(ds: xr.Dataset) -> xr.Dataset:
             if name.startswith(prefix) and name[len(prefix):] in LONG_NAMES:
                 part = name[len(prefix):]
                 break
-        attrs = dict(var.attrs)
+        # dataset-level attrs copied onto a variable upstream are noise there (money_unit on a
+        # footprint); the dataset keeps them
+        attrs = {k: v for k, v in var.attrs.items()
+                 if not (k in ds.attrs and k != "units" and str(ds.attrs[k]) == str(v))}
         if name in out.coords:
             attrs.setdefault("units", "none (label)" if var.dtype.kind in "USO" else "1")
             attrs.setdefault("long_name", {"category": "spend category of the ledger",
@@ -283,9 +287,6 @@ def annotate(ds: xr.Dataset) -> xr.Dataset:
             attrs["units"] = _units_for(name, part, var, ds, money)
             if part in ("rank_lo", "rank_hi"):
                 attrs["units"] = "1"
-            if part == "intensity" and "per stressor" not in attrs["units"]:
-                attrs["units"] = attrs["units"] if " per " in attrs["units"] else (
-                    f"{attrs['units']} per {money}")
             if "per stressor" in attrs["units"]:
                 attrs["units_by_stressor"] = stressor_units
             long = LONG_NAMES.get(part, part.replace("_", " "))
