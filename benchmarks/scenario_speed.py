@@ -74,6 +74,8 @@ def main() -> None:
     ap.add_argument("--demand", type=int, default=2000)
     ap.add_argument("--tech", type=int, default=1000)
     ap.add_argument("--mix", type=int, default=100)
+    ap.add_argument("--mc-samples", type=int, default=8)
+    ap.add_argument("--mc-scenarios", type=int, default=50)
     a = ap.parse_args()
     t0 = time.perf_counter()
     m = sp.synthetic_mrio(regions=a.regions, sectors=a.sectors, seed=0)
@@ -88,13 +90,15 @@ def main() -> None:
     dem = ScenarioSet.latin_hypercube(
         [{"lever": "volume", "value": (-0.3, 0.3)},
          {"lever": "origin", "region": R[1], "sector": P[0], "value": (0.0, 1.0)}],
-        n=a.demand, seed=1)
-    bench("demand-only", m, Y, dem)
+        n=max(a.demand, 1), seed=1)
+    if a.demand:
+        bench("demand-only", m, Y, dem)
     cols = rng.integers(0, m.n, a.tech)
     tech = ScenarioSet([{"name": f"t{i}", "levers": [
         {"lever": "technology", "region": R[j // len(P)], "sector": P[j % len(P)],
          "value": float(rng.uniform(-0.5, 0.2))}]} for i, j in enumerate(cols)])
-    bench("single-column technology", m, Y, tech)
+    if a.tech > a.mc_scenarios:
+        bench("single-column technology", m, Y, tech)
     elec = list(P[:12])
     mix = []
     for i in range(a.mix):
@@ -104,7 +108,40 @@ def main() -> None:
         mix.append({"name": f"mix{i}", "levers": [
             {"lever": "mix", "from_region": R[i % len(R)], "from_sector": s, "value": float(v)}
             for s, v in zip(elec, w, strict=True)]})
-    bench("12-product mix", m, Y, ScenarioSet(mix))
+    if a.mix:
+        bench("12-product mix", m, Y, ScenarioSet(mix))
+    if a.mc_samples:
+        bench_mc(m, Y, tech, a.mc_samples, a.mc_scenarios)
+
+
+def bench_mc(m, Y, tech, samples, n_scen):
+    """Scenario x Monte Carlo: cost per (scenario, sample) against the Monte Carlo alone."""
+    import xarray as xr
+
+    from spendprint.uncertainty.montecarlo import monte_carlo
+
+    y = xr.DataArray(Y.reshape(len(m.regions), len(m.sectors), -1),
+                     dims=("region", "sector", "category"),
+                     coords={"region": list(m.regions), "sector": list(m.sectors),
+                             "category": [f"c{i}" for i in range(Y.shape[1])]})
+    sub = ScenarioSet(tech.table[tech.table["scenario"].isin(tech.names[:n_scen])])
+    one = ScenarioSet(tech.table[tech.table["scenario"] == tech.names[0]])
+    monte_carlo(m, y, samples=2, seed=0, client="sync")            # JIT warm-up, not timed
+    scenario_footprints(m, y, one, samples=1, seed=0)
+    t0 = time.perf_counter()
+    mc = monte_carlo(m, y, samples=samples, seed=0, client="sync", stressors=list(m.stressors))
+    t_mc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ds = scenario_footprints(m, y, sub, stressors=list(m.stressors), samples=samples, seed=0)
+    t_sc = time.perf_counter() - t0
+    f = mc.footprint.transpose("sample", "stressor", "category").values
+    err = float(np.max(np.abs(ds.baseline.values - f) / np.maximum(np.abs(f), 1e-300)))
+    per_mc = t_mc / samples
+    per_pair = t_sc / (samples * len(sub))
+    print(f"scenario x Monte Carlo: {len(sub)} technology scenarios x {samples} samples "
+          f"{t_sc:.2f} s; Monte Carlo alone {t_mc:.2f} s ({per_mc * 1e3:.1f} ms/sample); "
+          f"per (scenario, sample) {per_pair * 1e3:.1f} ms = {per_pair / per_mc:.2f} x a "
+          f"Monte Carlo sample; baseline vs monte_carlo max rel diff {err:.1e}", flush=True)
 
 
 if __name__ == "__main__":
