@@ -7,6 +7,12 @@ set -u
 say() { echo "slurm_start: $*"; }
 give_up() { say "SLURM not started: $*"; exit 0; }
 
+# best effort, like the Chromium of .ci/run: install the Debian packages when missing
+if ! command -v slurmctld >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "installing slurmctld slurmd slurm-client munge"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+     slurmctld slurmd slurm-client munge >/dev/null) || say "apt-get install failed"
+fi
 for b in munged slurmctld slurmd sinfo scontrol; do
   command -v "$b" >/dev/null 2>&1 || give_up "$b not found (apt-get install -y slurmctld slurmd slurm-client munge)"
 done

@@ -37,7 +37,8 @@ def _slurm_reason() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_slurm_reason() is not None, reason=str(_slurm_reason()))
+_REASON = _slurm_reason()
+pytestmark = pytest.mark.skipif(_REASON is not None, reason=str(_REASON))
 LEDGER = demo_paths()["ledger"]
 
 
