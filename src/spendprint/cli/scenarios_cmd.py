@@ -47,7 +47,11 @@ def run(
     demand = pc.ProcurementDemand.build(model, led, conc, prices, buyer_region)
     spec = Uncertainty.from_yaml(uncertainty) if uncertainty else None
     out.mkdir(parents=True, exist_ok=True)
+    shares = demand.origin_shares
+    if shares is None:
+        shares = pc.origin_shares(model, buyer_region)
     ds = scenario_footprints(model, demand.to_dataarray(), ss, stressors=stressor or None,
+                             origin_shares=shares,
                              samples=samples, uncertainty=spec, seed=seed, chunk_size=chunk_size,
                              store=None if samples else out / ".scenarios-chunks.zarr")
     with atomic_path(out / "scenarios.zarr") as p:

@@ -63,7 +63,8 @@ class Compiled:
 
 
 def _compile(ss: ScenarioSet, regions: Sequence[str], sectors: Sequence[str],
-             stressors: Sequence[str], categories: Sequence[str]) -> list[Compiled]:
+             stressors: Sequence[str], categories: Sequence[str],
+             origin_shares: np.ndarray | None = None) -> list[Compiled]:
     R, P = len(regions), len(sectors)
     rpos = {r: i for i, r in enumerate(regions)}
     spos = {s: i for i, s in enumerate(sectors)}
@@ -95,8 +96,9 @@ def _compile(ss: ScenarioSet, regions: Sequence[str], sectors: Sequence[str],
                 c.demand.append(("origin", cats, ps, rpos[rec.region], val))
             elif lv == "substitute":
                 reg = rec.to_region or rec.region
-                c.demand.append(("substitute", cats, ps,
-                                 (spos[rec.to_sector], rpos[reg] if reg else None), val))
+                t = spos[rec.to_sector]
+                sh = None if reg or origin_shares is None else np.asarray(origin_shares)[:, t]
+                c.demand.append(("substitute", cats, ps, (t, rpos[reg] if reg else None, sh), val))
             elif lv == "intensity":
                 c.cuts.append((srows, cats, ps, val))
             elif lv == "stressor":
@@ -140,11 +142,13 @@ def _apply_demand(c: Compiled, Y: np.ndarray, R: int, P: int) -> np.ndarray:
             block[target] += moved
             y[np.ix_(allr, ps, cats)] = block
         else:  # substitute
-            t, reg = target
+            t, reg, shares = target
             ps = ps[ps != t]
             block = y[np.ix_(allr, ps, cats)]
             y[np.ix_(allr, ps, cats)] = block * (1.0 - val)
-            if reg is None:       # same origins as the replaced demand
+            if shares is not None:  # the given origin shares of the new product
+                y[:, t, cats] += shares[:, None] * (val * block.sum(axis=(0, 1)))[None, :]
+            elif reg is None:       # same origins as the replaced demand
                 y[:, t, cats] += val * block.sum(axis=1)
             else:
                 y[reg, t, cats] += val * block.sum(axis=(0, 1))
@@ -476,7 +480,8 @@ def scenario_footprints(mrio, y, scenarios, stressors: str | Sequence[str] | Non
                         samples: int = 0, uncertainty=None, seed: int = 0, client: Any = None,
                         store: str | os.PathLike | None = None, *, chunk_size: int = 256,
                         max_rank: int = MAX_RANK, tol: float = TOL,
-                        progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+                        progress: Callable[[int, int], None] | None = None,
+                        origin_shares: np.ndarray | None = None) -> xr.Dataset:
     """Footprints of every scenario, stressor and category, exact without refactorising.
 
     Parameters
@@ -509,6 +514,10 @@ def scenario_footprints(mrio, y, scenarios, stressors: str | Sequence[str] | Non
         Relative accuracy target (the iteration runs to ``tol / 1000`` residual).
     progress : callable(done, total), optional
         Called after each finished chunk.
+    origin_shares : ndarray (region, sector), optional
+        Where a ``substitute`` lever without a region buys the new product (each column sums to
+        1; `run_scenarios` passes the buyer's import shares). Default: the substitute keeps the
+        origins of the demand it replaces.
 
     Returns
     -------
@@ -534,7 +543,8 @@ def scenario_footprints(mrio, y, scenarios, stressors: str | Sequence[str] | Non
         mrio.indicator_positions(names)
     C_sel = selection_matrix(mrio, names)
     R, P = len(mrio.regions), len(mrio.sectors)
-    compiled = _compile(scenarios, mrio.regions, mrio.sectors, mrio.stressors, cats)
+    compiled = _compile(scenarios, mrio.regions, mrio.sectors, mrio.stressors, cats,
+                        origin_shares)
     S = np.asarray(mrio.S, dtype=np.float64)
     if samples:
         return _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, int(samples),
