@@ -27,9 +27,13 @@ values, 15 MiB at 49 x 200) and a batched product is several times faster than R
 solves from Python; their rounding (about ``cond(I - A_rr) eps``) changes only the rate, never
 the accuracy, since the residual is formed against A itself.
 
-Products with ``A_O`` (or ``A_O^T``) go through the project's segmented CSR kernel
+Products: for a dense (C-ordered) A, ``A X`` by one BLAS ``dgemm`` with the whole A (its
+transpose is an F-ordered view: no copy; the off-diagonal share of an MRIO's A is dense in
+pattern, a third of all entries in the synthetic world, so a sparse layout of it would cost more
+to build than it saves); for a scipy sparse A, ``A_O X`` through the project's segmented CSR kernel
 `spendprint.kernels.csr_matmat` (the Monte Carlo solver's product), one layout per orientation,
-built on first use from A without forming a dense copy of it. No n x n factorisation is ever formed.
+built on first use. The small block products run on one BLAS thread. No n x n factorisation is
+ever formed.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ import threading
 
 import numpy as np
 import scipy.sparse as sps
+from scipy.linalg import blas
+from threadpoolctl import ThreadpoolController
 
 from spendprint import kernels as K
 
@@ -45,6 +51,19 @@ from ..errors import ConvergenceError, NotProductiveError
 
 #: `auto` uses block Jacobi when the estimated contraction rho(P^-1 A_O) is at most this.
 BLOCK_MAX_CONTRACTION = 0.5
+
+
+_CONTROLLER: ThreadpoolController | None = None
+
+
+def _one_blas_thread():
+    """Context with one BLAS thread: the batches of small block GEMMs (P x P by P x m) run
+    fastest so (two OpenBLAS threads that wait on each other were 40x slower on a loaded
+    2-core host), while the n x n products outside keep every thread."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _aligned_empty(shape, align: int = 64) -> np.ndarray:
@@ -58,6 +77,9 @@ def _aligned_empty(shape, align: int = 64) -> np.ndarray:
 def block_apply(blocks: np.ndarray, X: np.ndarray, transpose: bool = False) -> np.ndarray:
     """``diag(blocks) @ X`` (or with every block transposed) for X of shape (R P, m) or (R P,).
 
+    One BLAS ``dgemm`` per block through `scipy.linalg.blas`, the thread pool the LU path and
+    the footprints use (numpy's own pool beside it is slow on few cores).
+
     Parameters
     ----------
     blocks : ndarray (R, P, P)
@@ -69,9 +91,12 @@ def block_apply(blocks: np.ndarray, X: np.ndarray, transpose: bool = False) -> n
     """
     R, P, _ = blocks.shape
     vec = X.ndim == 1
-    Xb = X.reshape(R, P, -1)
-    Bk = blocks.transpose(0, 2, 1) if transpose else blocks
-    out = np.matmul(Bk, Xb)
+    Xb = np.ascontiguousarray(X, dtype=np.float64).reshape(R, P, -1)
+    out = np.empty_like(Xb)
+    with _one_blas_thread():
+        for r in range(R):
+            # row-major arrays are their transposes in Fortran order: out_r^T = X_r^T B_r^T
+            out[r] = blas.dgemm(1.0, Xb[r].T, blocks[r].T, trans_b=1 if transpose else 0).T
     return out.reshape(R * P) if vec else out.reshape(R * P, -1)
 
 
@@ -178,7 +203,8 @@ class BlockJacobi:
         M = -self.A_D
         M[:, np.arange(P), np.arange(P)] += 1.0
         try:
-            self.inv = np.linalg.inv(M)
+            with _one_blas_thread():
+                self.inv = np.linalg.inv(M)
         except np.linalg.LinAlgError as exc:
             raise NotProductiveError(f"a diagonal block (I - A_rr) is singular: {exc}") from exc
         # condition number in the 1-norm from the inverse: rounding leaves a singular block's
@@ -190,6 +216,9 @@ class BlockJacobi:
             raise NotProductiveError(
                 f"the diagonal block (I - A_rr) of region {r} (rows {r * P} to {(r + 1) * P - 1}) "
                 f"is singular (condition number {cond[r]:.3g})")
+        # dense A: products with the whole A by BLAS (A^T of the C-ordered A is an F-ordered view,
+        # no copy); sparse A: the off-diagonal part in the segmented CSR kernel
+        self._dense = None if sps.issparse(A) else Ad.T if Ad.flags.c_contiguous else None
         self._layouts: dict[bool, _Layout] = {}
         self._lock = threading.Lock()
         self.last = {"iterations": 0, "max_residual": 0.0}
@@ -207,16 +236,27 @@ class BlockJacobi:
 
     def offdiag(self, X: np.ndarray, transpose: bool = False) -> np.ndarray:
         """``A_O X`` (or ``A_O^T X``), X of shape (n, m)."""
+        if self._dense is not None:
+            return self._full(X, transpose) - block_apply(self.A_D, X, transpose)
         Xc = _aligned_empty(X.shape)
         Xc[...] = X
         out = _aligned_empty(X.shape)
         return self.layout(transpose).matmat(Xc, out)
 
+    def _full(self, X: np.ndarray, transpose: bool) -> np.ndarray:
+        """``A X`` (or ``A^T X``) by BLAS for dense A; X of shape (n, m)."""
+        Xf = np.asfortranarray(X, dtype=np.float64)
+        # self._dense is A^T in F order: trans_a=1 gives A X, trans_a=0 gives A^T X
+        return blas.dgemm(1.0, self._dense, Xf, trans_a=0 if transpose else 1)
+
     def matvec(self, X: np.ndarray, transpose: bool = False) -> np.ndarray:
         """``A X`` (or ``A^T X``) in float64, X of shape (n,) or (n, m)."""
         X = np.asarray(X, dtype=np.float64)
         X2 = X[:, None] if X.ndim == 1 else X
-        out = self.offdiag(X2, transpose) + block_apply(self.A_D, X2, transpose)
+        if self._dense is not None:
+            out = self._full(X2, transpose)
+        else:
+            out = self.offdiag(X2, transpose) + block_apply(self.A_D, X2, transpose)
         return out[:, 0] if X.ndim == 1 else out
 
     def precondition(self, R: np.ndarray, transpose: bool = False) -> np.ndarray:
@@ -232,6 +272,9 @@ class BlockJacobi:
         """
         v = np.ones((self.n, 1))
         ratio = 0.0
+        return self._power(v, ratio, steps, transpose)
+
+    def _power(self, v: np.ndarray, ratio: float, steps: int, transpose: bool) -> float:
         for _ in range(steps):
             w = self.precondition(self.offdiag(v, transpose), transpose)
             nv, nw = np.abs(v).max(), np.abs(w).max()
@@ -244,24 +287,38 @@ class BlockJacobi:
         return float(ratio)
 
     # ---- solve -----------------------------------------------------------------------------------
-    def _anderson(self, X, D, hist_g, hist_f):
+    def _anderson(self, X, D, hist: dict):
         """Anderson step: ``g_k - sum_i gamma_i (g_(i+1) - g_i)``, gamma per column by least
-        squares of ``f_k = D`` on the differences ``f_(i+1) - f_i``; ``g = X + D``."""
+        squares of ``f_k = D`` on the differences ``f_(i+1) - f_i``; ``g = X + D``.
+
+        ``hist`` keeps the last g and f and at most ``depth`` differences of each (no stacking:
+        the small Gram matrices come from pairwise column dot products)."""
         g = X + D
-        hist_g.append(g)
-        hist_f.append(D)
-        del hist_g[:-(self.depth + 1)], hist_f[:-(self.depth + 1)]
-        k = len(hist_f) - 1
+        if "g" in hist:
+            hist["dG"].append(g - hist["g"])
+            hist["dF"].append(D - hist["f"])
+            del hist["dG"][:-self.depth], hist["dF"][:-self.depth]
+        else:
+            hist["dG"], hist["dF"] = [], []
+        hist["g"], hist["f"] = g, D
+        dF, dG = hist["dF"], hist["dG"]
+        k = len(dF)
         if k == 0:
             return g
-        dF = np.stack([hist_f[i + 1] - hist_f[i] for i in range(k)], axis=-1)  # (n, m, k)
-        dG = np.stack([hist_g[i + 1] - hist_g[i] for i in range(k)], axis=-1)
-        M = np.einsum("nmi,nmj->mij", dF, dF)
+        m = D.shape[1]
+        M = np.empty((m, k, k))
+        rhs = np.empty((m, k))
+        for i in range(k):
+            rhs[:, i] = np.einsum("nm,nm->m", dF[i], D)
+            for j in range(i + 1):
+                M[:, i, j] = M[:, j, i] = np.einsum("nm,nm->m", dF[i], dF[j])
         M += (1e-14 * np.trace(M, axis1=1, axis2=2) + np.finfo(float).tiny)[:, None, None] \
             * np.eye(k)
-        rhs = np.einsum("nmi,nm->mi", dF, D)
         gamma = np.linalg.solve(M, rhs[..., None])[..., 0]  # (m, k)
-        return g - np.einsum("nmi,mi->nm", dG, gamma)
+        out = g - dG[0] * gamma[None, :, 0]  # a new array: g stays in the history
+        for i in range(1, k):
+            out -= dG[i] * gamma[None, :, i]
+        return out
 
     def solve(self, B: np.ndarray, transpose: bool = False,
               x0: np.ndarray | None = None) -> np.ndarray:
@@ -280,9 +337,12 @@ class BlockJacobi:
         B2 = B[:, None] if vec else B
         if B2.shape[0] != self.n:
             raise ValueError(f"right-hand side has {B2.shape[0]} rows, expected {self.n}")
-        m = B2.shape[1]
-        if m == 0:
+        if B2.shape[1] == 0:
             return B.copy()
+        X = self._solve(B2, transpose, x0)
+        return X[:, 0] if vec else X
+
+    def _solve(self, B2: np.ndarray, transpose: bool, x0: np.ndarray | None) -> np.ndarray:
         colmax = np.abs(B2).max(axis=0)
         zero = colmax == 0
         scale = np.where(zero, 1.0, colmax)
@@ -293,17 +353,11 @@ class BlockJacobi:
         else:
             X = self.precondition(Bs, transpose)
         denom = np.where(zero, np.finfo(float).tiny, 1.0)
-        lay = self.layout(transpose)
-        Xc = _aligned_empty(B2.shape)
-        W = _aligned_empty(B2.shape)
-        hist_g: list[np.ndarray] = []
-        hist_f: list[np.ndarray] = []
+        hist: dict = {}
         best, prev, rel = np.inf, np.inf, np.inf
         for it in range(self.max_iter + 1):
-            Xc[...] = X
-            lay.matmat(Xc, W)
-            # true residual B - (I - A) X = B + A_O X - X + A_D X
-            Rres = Bs + W - X + block_apply(self.A_D, X, transpose)
+            # the true residual B - (I - A) X, in float64 against A itself
+            Rres = Bs - X + self.matvec(X, transpose)
             rel = float((np.abs(Rres).max(axis=0) / denom).max())
             self.last = {"iterations": it, "max_residual": rel}
             if rel <= self.tol:
@@ -316,14 +370,12 @@ class BlockJacobi:
             if it == self.max_iter:
                 break
             if self.depth and rel > prev:
-                hist_g.clear()  # a step that did not help: restart the acceleration
-                hist_f.clear()
+                hist.clear()  # a step that did not help: restart the acceleration
             best, prev = min(best, rel), rel
             D = self.precondition(Rres, transpose)
-            X = self._anderson(X, D, hist_g, hist_f) if self.depth else X + D
+            X = self._anderson(X, D, hist) if self.depth else X + D
         if rel > self.tol:
             raise ConvergenceError(
                 f"block-Jacobi iteration reached relative residual {rel:.3g} after "
                 f"{self.max_iter} steps (tolerance {self.tol:g})")
-        X = X * scale[None, :]
-        return X[:, 0] if vec else X
+        return X * scale[None, :]
