@@ -74,6 +74,7 @@ def main() -> None:
     ap.add_argument("--demand", type=int, default=2000)
     ap.add_argument("--tech", type=int, default=1000)
     ap.add_argument("--mix", type=int, default=100)
+    ap.add_argument("--n-ref", type=int, default=3, help="reference scenarios timed per kind")
     ap.add_argument("--mc-samples", type=int, default=8)
     ap.add_argument("--mc-scenarios", type=int, default=50)
     a = ap.parse_args()
@@ -92,13 +93,13 @@ def main() -> None:
          {"lever": "origin", "region": R[1], "sector": P[0], "value": (0.0, 1.0)}],
         n=max(a.demand, 1), seed=1)
     if a.demand:
-        bench("demand-only", m, Y, dem)
+        bench("demand-only", m, Y, dem, a.n_ref)
     cols = rng.integers(0, m.n, a.tech)
     tech = ScenarioSet([{"name": f"t{i}", "levers": [
         {"lever": "technology", "region": R[j // len(P)], "sector": P[j % len(P)],
          "value": float(rng.uniform(-0.5, 0.2))}]} for i, j in enumerate(cols)])
     if a.tech > a.mc_scenarios:
-        bench("single-column technology", m, Y, tech)
+        bench("single-column technology", m, Y, tech, a.n_ref)
     elec = list(P[:12])
     mix = []
     for i in range(a.mix):
@@ -109,7 +110,7 @@ def main() -> None:
             {"lever": "mix", "from_region": R[i % len(R)], "from_sector": s, "value": float(v)}
             for s, v in zip(elec, w, strict=True)]})
     if a.mix:
-        bench("12-product mix", m, Y, ScenarioSet(mix))
+        bench("12-product mix", m, Y, ScenarioSet(mix), a.n_ref)
     if a.mc_samples:
         bench_mc(m, Y, tech, a.mc_samples, a.mc_scenarios)
 
