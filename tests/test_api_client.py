@@ -253,6 +253,11 @@ def test_xlsx_and_parquet_uploads_equal_csv(served):
                   "concordance_file": ("conc.parquet", conc_pq.getvalue())})
     pd.testing.assert_series_equal(got_x.loc[ref.index], ref, rtol=1e-12)
     pd.testing.assert_series_equal(got_p.loc[ref.index], ref, rtol=1e-12)
+    # other headers mapped with the `columns` form field (as Ledger.read(columns=...))
+    renamed = df.rename(columns={"amount": "Sum NOK", "category": "Gruppe"}).to_csv(index=False)
+    got_c = post({"ledger": ("mine.csv", renamed.encode())},
+                 {"columns": "Sum NOK=amount,Gruppe=category"})
+    pd.testing.assert_series_equal(got_c.loc[ref.index], ref, rtol=1e-12)
     # a file named .xlsx that is not one, and a missing sheet: 422 naming the file
     for files, data in ((("ledger", ("x.xlsx", csv)),), None), (
             (("ledger", ("l.xlsx", xlsx.getvalue())),), {"sheet": "nope"}):

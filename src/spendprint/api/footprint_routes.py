@@ -103,9 +103,14 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
         stressors: Annotated[list[str] | None, Form(description="Indicators (repeat the "
                                                                 "field).")] = None,
         by_origin: Annotated[bool, Form()] = False,
-        sheet: Annotated[str | None, Form(max_length=100, description="xlsx uploads: the sheet "
-                                                                      "(name; default the "
+        sheet: Annotated[str | None, Form(max_length=100, description="xlsx uploads: the sheet, "
+                                                                      "a name or a 0-based "
+                                                                      "index (default the "
                                                                       "first).")] = None,
+        columns: Annotated[str | None, Form(max_length=2000, description="Ledger headers to "
+                                                                         "map, e.g. 'Sum NOK="
+                                                                         "amount,Gruppe="
+                                                                         "category'.")] = None,
         format: FormatQ = None,
         accept: AcceptH = None,
         _: KeyInfo = writer,
@@ -113,8 +118,9 @@ def install(app: FastAPI, state: AppState, require_key) -> None:
         """Per-category footprints of an uploaded ledger (multipart/form-data): CSV, xlsx or
         Parquet, found from the file's bytes (a zip archive is xlsx, ``PAR1`` Parquet)."""
         state.models.path(name)
-        sheet_ = sheet if sheet else 0
-        led = ledger_from_csv(state, _read(ledger), ledger.filename or "ledger.csv", sheet=sheet_)
+        sheet_: str | int = (int(sheet) if sheet.isdigit() else sheet) if sheet else 0
+        led = ledger_from_csv(state, _read(ledger), ledger.filename or "ledger.csv", sheet=sheet_,
+                              columns=columns)
         if concordance_file is not None and concordance_file.filename:
             conc = concordance_from_upload(_read(concordance_file),
                                            concordance_file.filename or "concordance", sheet_)

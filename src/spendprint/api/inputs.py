@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..errors import InputFileError
+from ..errors import InputFileError, LedgerError
 from .http_errors import LimitExceeded
 from .schemas import ConcordanceRow, LedgerRow, PriceTables, ProcurementInputs
 
@@ -180,9 +180,12 @@ def concordance_from_upload(data: bytes, filename: str = "concordance.csv",
 
 
 def ledger_from_csv(state: AppState, data: bytes, filename: str = "ledger.csv",
-                    sheet: str | int = 0):
+                    sheet: str | int = 0, columns: str | None = None):
     """A ledger from an uploaded CSV, xlsx or Parquet file (header row; columns as for
-    ``Ledger.read``; the format is found from the bytes, then the name)."""
+    ``Ledger.read``; the format is found from the bytes, then the name). ``columns`` maps other
+    headers (``"Sum NOK=amount,Gruppe=category"``), ``sheet`` picks the xlsx sheet."""
+    import tempfile
+
     from ..io.tabular import check_text_table
     from ..procurement import Ledger
 
@@ -190,11 +193,21 @@ def ledger_from_csv(state: AppState, data: bytes, filename: str = "ledger.csv",
         raise InputFileError(filename, "the uploaded ledger is empty")
     fmt = upload_format(data, filename)
     if fmt != "csv":
-        df = read_binary_upload(data, filename, fmt, sheet)
-        if len(df) == 0:
+        # the file reader of the CLI (header row found in the first rows, synonyms, sheets)
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(filename).stem)[:80]
+        with tempfile.TemporaryDirectory(prefix="spendprint-upload-") as tmp:
+            path = Path(tmp) / f"{safe or 'ledger'}.{fmt}"
+            path.write_bytes(data)
+            try:
+                ledger = Ledger.read(path, columns=columns or None, sheet=sheet)
+            except (InputFileError, LedgerError):
+                raise
+            except Exception as exc:  # openpyxl/pyarrow errors on damaged files
+                raise InputFileError(filename, f"cannot read as {fmt}: {str(exc)[:300]}") from exc
+        if len(ledger.frame) == 0:
             raise InputFileError(filename, "the uploaded ledger has a header but no data rows")
-        check_rows(state, len(df))
-        return Ledger.from_frame(df, source=filename, _numbered=True)
+        check_rows(state, len(ledger.frame))
+        return ledger
     # one linear pass: header width and line length capped (413) before pandas sees the bytes
     check_text_table(filename, ",", data=data, max_columns=256)
     try:
@@ -205,7 +218,7 @@ def ledger_from_csv(state: AppState, data: bytes, filename: str = "ledger.csv",
     if len(df) == 0:
         raise InputFileError(filename, "the uploaded ledger has a header but no data rows")
     check_rows(state, len(df))
-    return Ledger.from_frame(df, source=filename)
+    return Ledger.from_frame(df, source=filename, columns=columns or None)
 
 
 def ledger_rows_of(ledger) -> list[dict[str, Any]]:
