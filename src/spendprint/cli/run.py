@@ -35,6 +35,15 @@ def run(
         0.05, help="Fail when more than this share of Monte Carlo samples needed a solver "
                    "fallback or gave non-finite or negative footprints."),
     spa_top: int = typer.Option(3, help="Trace supply-chain paths of the N largest categories."),
+    columns: str | None = typer.Option(
+        None, help='Ledger headers to map, e.g. "Beløp=amount,Kategori=category" (common '
+                   "Norwegian, Swedish, Danish, German and English headers are recognised)."),
+    sheet: str | None = typer.Option(None, help="xlsx ledger: sheet name or 0-based index."),
+    vat: str | None = typer.Option(None, help="'excluded' (default) or 'included': remove VAT "
+                                              "with the shipped rate table."),
+    vat_rates: Path | None = typer.Option(None, help="VAT table overriding the shipped rates."),
+    title: str | None = typer.Option(None, help="Report title."),
+    organisation: str | None = typer.Option(None, help="Organisation named in the report."),
 ) -> None:
     """Footprints, hotspots, savings potential and labour risk of a procurement ledger."""
     from rich.progress import (
@@ -56,7 +65,8 @@ def run(
         buyer_region=buyer_region, out=str(out), stressor=stressor, samples=samples, seed=seed,
         uncertainty=str(uncertainty) if uncertainty else None, workers=workers, scheduler=scheduler,
         chunk_size=chunk_size, memory_budget=memory_budget, max_flagged_share=max_flagged_share,
-        spa_top=spa_top,
+        spa_top=spa_top, columns=columns, sheet=sheet, vat=vat,
+        vat_rates=str(vat_rates) if vat_rates else None, title=title, organisation=organisation,
     )
     t0 = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -79,10 +89,36 @@ def run(
             bar.update(mc_task, completed=done, rate=f"{rate:.2f} samples/s")
 
         res = run_job(cfg, progress=say, mc_progress=mc_progress)
-    table = res.categories[res.categories["stressor"] == stressor].sort_values("rank").head(10)
-    console.print(f"\nTop 10 categories by {stressor}:")
-    for _, row in table.iterrows():
-        console.print(f"  {int(row['rank']):>2}. {row['category']:<55} {row['footprint'] / 1e6:>10.2f} "
-                      f"million {row['unit']}  ({100 * row['share']:.1f} %)", highlight=False, soft_wrap=True)
+    ds = res.dataset
+    unit = str(ds["unit"].sel(stressor=stressor).values)
+    period = res.provenance.get("ledger", {}).get("period", "")
+    fp = ds["footprint"].sel(stressor=stressor).to_series()
+    share = ds["share"].sel(stressor=stressor).to_series()
+    console.print(f"\nTop 10 categories by {stressor}" + (f", {period}" if period else "")
+                  + (" (all years summed; per year below)" if "(" in period else "") + ":",
+                  highlight=False)
+    for rank, cat in enumerate(fp.sort_values(ascending=False).index[:10], start=1):
+        console.print(f"  {rank:>2}. {cat:<55} {fp[cat] / 1e6:>10.2f} million {unit}  "
+                      f"({100 * share[cat]:.1f} %)", highlight=False, soft_wrap=True, markup=False)
+    yfile = res.out / "yoy.csv"
+    if yfile.exists():
+        import pandas as pd
+
+        yoy = pd.read_csv(yfile)
+        yoy = yoy[yoy["stressor"] == stressor]
+        console.print(f"\nTotal {stressor} per year:", highlight=False)
+        tot = yoy.groupby(["year_from", "year_to"])[
+            ["footprint_from", "footprint_to", "volume", "price", "mix", "intensity"]].sum()
+        first = True
+        for (y0, y1), r in tot.iterrows():
+            if first:
+                console.print(f"  {y0}: {r['footprint_from'] / 1e6:.2f} million {unit}",
+                              highlight=False, markup=False)
+                first = False
+            console.print(f"  {y1}: {r['footprint_to'] / 1e6:.2f} million {unit}  (change "
+                          f"{(r['footprint_to'] - r['footprint_from']) / 1e6:+.2f}: volume "
+                          f"{r['volume'] / 1e6:+.2f}, price {r['price'] / 1e6:+.2f}, mix "
+                          f"{r['mix'] / 1e6:+.2f}, intensity {r['intensity'] / 1e6:+.2f})",
+                          highlight=False, markup=False)
     console.print(f"\nwrote {res.out}/report.html, categories.parquet, categories.csv, results.zarr, "
                   f"run.json in {time.perf_counter() - t0:.1f} s")

@@ -25,6 +25,8 @@ from ..io.output_folder import OutputSet
 from ..io.world_cache import cached_synthetic_mrio
 from ..labelled.structural_paths import structural_paths
 from ..procurement.demand import ProcurementDemand
+from ..procurement.mapping import complete_concordance, empty_concordance
+from ..procurement.years import ledger_years, results_by_year
 from .outputs import RunOutputs, write_outputs
 from .provenance import Timer, sha256_path, versions
 
@@ -55,6 +57,15 @@ class RunConfig:
     spa_top: int = 3
     spa_threshold: float = 0.01
     spa_depth: int = 6
+    #: ledger import: header mapping ("Sum NOK=amount,Gruppe=category"), xlsx sheet, VAT mode
+    #: ("excluded" or "included") and a VAT table overriding the shipped rates
+    columns: str | None = None
+    sheet: str | None = None
+    vat: str | None = None
+    vat_rates: str | None = None
+    #: report heading
+    title: str | None = None
+    organisation: str | None = None
     synthetic: dict[str, int] = field(default_factory=lambda: {"regions": 49, "sectors": 200, "seed": 0})
 
 
@@ -195,14 +206,17 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
     timer = Timer()
     demo = pc.demo_paths()
     default_inputs = cfg.ledger is None and cfg.concordance is None
+    # a user's ledger without a concordance file is mapped through its CPV codes only: the demo
+    # concordance belongs to the demo ledger's categories
     paths = {
         "mrio": cfg.mrio,
         "ledger": cfg.ledger or demo["ledger"],
-        "concordance": cfg.concordance or demo["concordance"],
+        "concordance": cfg.concordance or (demo["concordance"] if cfg.ledger is None else None),
         "prices": cfg.prices,
         "scenarios": cfg.scenarios or (demo["scenarios"] if default_inputs else None),
         "risk": cfg.risk or demo["risk"],
         "uncertainty": cfg.uncertainty,
+        "vat_rates": cfg.vat_rates,
     }
 
     say("loading the MRIO model" if cfg.mrio else "loading the synthetic default world")
@@ -211,14 +225,33 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
     say("reading ledger, concordance, price, scenario and risk tables")
     with timer.step("read_inputs"):
         prices = pc.Prices.read(paths["prices"]) if paths["prices"] else pc.Prices.default()
-        concordance = pc.Concordance.read(paths["concordance"])
+        user_conc = (pc.Concordance.read(paths["concordance"]) if paths["concordance"]
+                     else None)
         # validated here against the other inputs, in one pass that lists every problem
-        ledger = pc.Ledger.read(paths["ledger"], concordance=concordance, prices=prices, mrio=mrio)
+        # (categories the concordance lacks are checked against their CPV codes)
+        sheet: str | int | None = cfg.sheet
+        if isinstance(sheet, str) and sheet.isdigit():
+            sheet = int(sheet)
+        ledger = pc.Ledger.read(paths["ledger"], columns=cfg.columns, sheet=sheet, vat=cfg.vat,
+                                vat_rates=cfg.vat_rates,
+                                concordance=user_conc or empty_concordance(), prices=prices,
+                                mrio=mrio)
+        for w in ledger.import_info.get("warnings", []):
+            say(f"warning: {w}")
+        mapped = {k: v for k, v in ledger.import_info.get("columns", {}).items() if k != v}
+        if mapped:
+            say("ledger columns: " + ", ".join(f"{k} -> {v}" for k, v in mapped.items()))
+        used = complete_concordance(ledger, user_conc, mrio)
+        concordance = used.concordance
+        if used.coverage["categories_cpv"]:
+            say(f"{len(used.coverage['categories_cpv'])} categories mapped through their CPV "
+                f"codes ({used.coverage['cpv']:.0%} of spend); see concordance_used.csv")
         levers = pc.read_scenarios(paths["scenarios"]) if paths["scenarios"] else None
         risk_table = pc.read_risk_table(cfg.risk)
     with timer.step("demand"):
         demand = pc.ProcurementDemand.build(mrio, ledger, concordance, prices, cfg.buyer_region)
     stressor = cfg.stressor
+    years = ledger_years(ledger)
     res = analyse(mrio, demand, stressor, levers, risk_table, say, timer)
     ds, sav, risk, scen = res.footprints, res.savings, res.risk, res.scenarios
     check_results(("footprints", ds, ["footprint", "direct", "intensity", "by_origin_region"]),
@@ -235,6 +268,16 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
     paths_df = None
     if cfg.spa_top > 0:
         paths_df = _paths(cfg, mrio, demand, ds, stressor, say, timer)
+
+    by_year = None
+    if len(years) > 1:
+        say(f"results per year ({years[0]}-{years[-1]}: {len(years)} years, each deflated on "
+            "its own) and the year-over-year decomposition")
+        with timer.step("years"):
+            by_year = results_by_year(mrio, ledger, concordance, prices, cfg.buyer_region,
+                                      categories=demand.categories)
+        check_results(("per-year footprints", by_year.dataset, ["footprint", "spend"]))
+        check_yoy(by_year.yoy)
 
     out = Path(cfg.out)
     extra: dict[str, xr.DataArray] = {
@@ -261,20 +304,52 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
                                          "nonfinite_samples", "negative_samples",
                                          "flagged_share") if k in mc.attrs},
         "versions": versions(),
+        "ledger": {**json.loads(json.dumps(ledger.import_info, default=str)),
+                   "years": years, "period": _period(years)},
+        "concordance": {"source": concordance.source, "coverage": used.coverage},
     }
     say(f"writing results to {out}")
     with timer.step("write"):
         outputs = RunOutputs(mrio=mrio, demand=demand, footprints=ds, savings=sav, risk=risk,
                              scenarios=scen, monte_carlo=mc, paths=paths_df, extra=extra,
                              stressor=stressor, buyer_region=cfg.buyer_region,
-                             timings=timer.as_dict(), provenance=prov)
+                             timings=timer.as_dict(), provenance=prov,
+                             years=None if by_year is None else by_year.dataset,
+                             yoy=None if by_year is None else by_year.yoy,
+                             concordance_used=used.frame, title=cfg.title,
+                             organisation=cfg.organisation)
         table, full = write_outputs(outset, outputs)
+        used.frame.to_csv(outset.path("concordance_used.csv"), index=False)
+        if by_year is not None:
+            by_year.yoy.to_csv(outset.path("yoy.csv"), index=False)
     staged = sorted(p.name for p in outset.staging.iterdir())
     prov["timings_s"] = timer.as_dict()
     prov["timings_s"]["total"] = round(sum(timer.as_dict().values()), 3)
     prov["outputs"] = sorted([*staged, "run.json"])
     outset.path("run.json").write_bytes(json.dumps(prov, indent=2, default=str).encode())
     return RunResult(out=out, categories=table, dataset=full, provenance=prov)
+
+
+def _period(years: list[int]) -> str:
+    """``2023`` or ``2022-2024 (3 years)``."""
+    if not years:
+        return ""
+    return str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]} ({len(years)} years)"
+
+
+def check_yoy(yoy: pd.DataFrame) -> None:
+    """Refuse a decomposition whose parts do not add up to the change (never expected)."""
+    if not len(yoy):
+        return
+    parts = yoy[["volume", "price", "mix", "intensity"]].sum(axis=1).to_numpy()
+    change = yoy["change"].to_numpy()
+    scale = np.maximum(np.abs(yoy[["footprint_from", "footprint_to"]].to_numpy()).max(axis=1),
+                       np.finfo(float).tiny)
+    bad = ~np.isfinite(parts) | (np.abs(parts - change) > 1e-9 * scale)
+    if bad.any():
+        row = yoy[bad].iloc[0]
+        raise RuntimeError(f"year-over-year decomposition of {row['category']!r} "
+                           f"({row['stressor']}) does not add up; nothing was written (a bug)")
 
 
 def default_uncertainty_path() -> str:
@@ -290,7 +365,12 @@ def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: ProcurementDemand, paths: d
 
     if not paths["uncertainty"]:
         paths["uncertainty"] = default_uncertainty_path()
-    unc = Uncertainty.from_yaml(paths["uncertainty"])
+        unc = Uncertainty.default()  # the one default of CLI, Python and HTTP API
+    else:
+        unc = Uncertainty.from_yaml(paths["uncertainty"])
+    if unc.is_certain:
+        say("warning: the uncertainty specification leaves every parameter certain; the spread "
+            "is zero")
     stressors = None if len(mrio.indicators) <= 20 else [cfg.stressor]
     say(f"Monte Carlo: {cfg.samples} samples ({Path(paths['uncertainty']).name})")
     # the memory budget and the settings are checked inside before any cluster starts

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 #: Tolerance on the sum of the weights of a category.
 WEIGHT_TOL = 1e-6
+#: Values of a `reviewed` column that mark a row as checked by a person.
+REVIEWED_YES = ("yes", "y", "true", "1", "ok")
+#: `source` of concordance rows from the user's file and from the CPV table (concordance_used.csv).
+SOURCE_FILE = "user file"
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +82,16 @@ class Concordance:
                 if c and abs(s - 1.0) > WEIGHT_TOL:
                     problems.append(f"{source} rows {', '.join(map(str, rows[c]))}, field 'weight': "
                                     f"weights of category {c!r} sum to {s:.6g}, not 1")
+        if "reviewed" in df.columns:
+            # a draft from `concordance suggest` is never used silently
+            rv = df["reviewed"].astype("string").fillna("").str.strip().str.lower()
+            todo = df.index[~rv.isin(list(REVIEWED_YES)).to_numpy()]
+            if len(todo):
+                shown = ", ".join(map(str, todo[:20])) + (", ..." if len(todo) > 20 else "")
+                problems.append(
+                    f"{source} row{'s' if len(todo) > 1 else ''} {shown}, field 'reviewed': "
+                    f"{len(todo)} row(s) of a draft from `concordance suggest` not yet reviewed "
+                    "(check each row, then set 'reviewed' to yes or delete the column)")
         if "origin_region" in df.columns:
             orig = df["origin_region"].astype("string").str.strip().fillna("")
         else:

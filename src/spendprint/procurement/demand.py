@@ -92,6 +92,13 @@ class ProcurementDemand:
         model currency in whole units, not deflated).
     origin_shares : ndarray (R, P)
         The buyer region's import structure (`origin_shares`), used for default origins.
+    spend_nominal : ndarray (m,)
+        ``spend`` before deflation: the same demand at the prices of the ledger year(s), in the
+        MRIO money unit (exchange rates of the ledger year). ``spend / spend_nominal`` is the
+        deflation factor ``I_m(b) / I_m(t)`` of the year-over-year decomposition
+        (`spendprint.procurement.lmdi`); ``spend`` itself when not given.
+    year : int or None
+        The ledger year this demand holds (`build` with ``year=``); ``None``: all rows.
     attrs : dict
         Buyer region, money unit, currency, base year, sources, notes.
     key : str
@@ -111,10 +118,14 @@ class ProcurementDemand:
     origin_shares: np.ndarray
     attrs: dict = field(default_factory=dict)
     key: str = field(default_factory=lambda: f"demand-{uuid.uuid4().hex}")
+    spend_nominal: np.ndarray | None = None
+    year: int | None = None
 
     def __post_init__(self) -> None:
+        if self.spend_nominal is None:
+            object.__setattr__(self, "spend_nominal", np.asarray(self.y).sum(axis=(0, 1)))
         for name in ("y", "spend_purchaser", "taxes", "margins", "spend_original",
-                     "origin_shares"):
+                     "origin_shares", "spend_nominal"):
             arr = np.array(getattr(self, name), dtype=np.float64)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
@@ -123,15 +134,21 @@ class ProcurementDemand:
 
     @classmethod
     def build(cls, mrio: MRIO, ledger: Ledger, concordance: Concordance,
-              prices: Prices | None = None, buyer_region: str = "NO") -> ProcurementDemand:
+              prices: Prices | None = None, buyer_region: str = "NO", *,
+              year: int | None = None, categories: list[str] | None = None) -> ProcurementDemand:
         """Validate the inputs once and build the demand (steps in the module docstring).
+
+        With ``year``, only the ledger rows of that year (each deflated to the base year with
+        its own year's index, as every row is). ``categories`` fixes the category axis (a
+        subset of the concordance's categories, in this order; categories without rows get a
+        zero column), so that the demands of several years share one axis.
 
         Raises
         ------
         LedgerError
             Every problem of ledger and concordance against prices and MRIO, at once.
         """
-        return _build(mrio, ledger, concordance, prices, buyer_region)
+        return _build(mrio, ledger, concordance, prices, buyer_region, year, categories)
 
     @property
     def buyer_region(self) -> str:
@@ -202,7 +219,8 @@ def _margin_targets(mrio: MRIO, prices: Prices) -> dict[str, tuple[np.ndarray, n
 
 
 def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices | None,
-           buyer_region: str) -> ProcurementDemand:
+           buyer_region: str, year: int | None = None,
+           categories: list[str] | None = None) -> ProcurementDemand:
     prices = prices or Prices.default()
     if buyer_region not in mrio.regions:
         raise LabelMismatchError(f"buyer region {buyer_region!r} is not a region of the MRIO "
@@ -224,11 +242,31 @@ def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices 
     unit, mcur = money_factor(mrio.meta.get("money_unit", "M EUR"))
     base_year = mrio.meta.get("year")
     agg = ledger.aggregate()
+    if year is not None:
+        agg = agg[agg["year"].to_numpy() == int(year)].reset_index(drop=True)
     agg["value"] = agg["amount"].to_numpy() * prices.conversion_factors(
         agg["currency"].to_numpy(), agg["year"].to_numpy(), mcur,
         None if base_year is None else int(base_year), unit)
+    # nominal / real: the deflation undone (1 without a base year)
+    nominal_f = prices.conversion_factors(agg["currency"].to_numpy(), agg["year"].to_numpy(),
+                                          mcur, None, unit)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        agg["q"] = np.where(agg["value"].to_numpy() != 0,
+                            agg["amount"].to_numpy() * nominal_f / agg["value"].to_numpy(), 1.0)
 
-    cats = [c for c in concordance.categories if c in set(agg["category"])]
+    if categories is not None:
+        known = set(concordance.categories)
+        bad = [c for c in categories if c not in known]
+        if bad:
+            raise ValidationError(f"categories {bad} are not in the concordance "
+                                  f"({concordance.source})")
+        extra = sorted(set(agg["category"]) - set(categories))
+        if extra:
+            raise ValidationError(f"the ledger has rows of categories {extra} that are not on the "
+                                  "category axis asked for")
+        cats = list(categories)
+    else:
+        cats = [c for c in concordance.categories if c in set(agg["category"])]
     m = len(cats)
     cpos = {c: i for i, c in enumerate(cats)}
     agg["c"] = agg["category"].map(cpos).astype(np.int64)
@@ -251,7 +289,7 @@ def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices 
     conc = concordance.frame.reset_index(drop=True)
     omap = concordance.origin_mapping(mrio)
     conc = conc.assign(conc_region=conc["origin_region"].map(lambda s: omap.get(s) or "" if s else ""))
-    rows = agg[["c", "category", "supplier_region", "price_basis", "value"]].merge(
+    rows = agg[["c", "category", "supplier_region", "price_basis", "value", "q"]].merge(
         conc[["category", "sector", "weight", "conc_region"]], on="category", how="inner")
     rows["v"] = rows["value"] * rows["weight"]
     spos = {s: i for i, s in enumerate(mrio.sectors)}
@@ -277,6 +315,9 @@ def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices 
     tax = np.where(purch, v * rates[:, 3], 0.0)
     basic -= tax
     taxes += np.bincount(c_idx, weights=tax, minlength=m)
+    # the same demand at the ledger year's prices (margins included, taxes out: sum of y)
+    spend_nominal = np.bincount(c_idx, weights=(v - tax) * rows["q"].to_numpy(dtype=np.float64),
+                                minlength=m)
 
     # origin
     y = np.zeros((R, P, m))
@@ -316,6 +357,7 @@ def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices 
         "currency": mcur, "base_year": -1 if base_year is None else int(base_year),
         "price_basis": "basic", "prices_source": prices.source,
         "ledger_source": ledger.source, "concordance_source": concordance.source,
+        "ledger_year": -1 if year is None else int(year),
         "margins_kept_on_product": (
             "; ".join(f"{g}: {frac:.0%} of the margin (margin product not in the MRIO)"
                       for g, frac in missing.items()) or "none"),
@@ -323,7 +365,8 @@ def _build(mrio: MRIO, ledger: Ledger, concordance: Concordance, prices: Prices 
     return ProcurementDemand(y=y, regions=mrio.regions, sectors=mrio.sectors, categories=cats,
                              spend_purchaser=spend_purchaser, taxes=taxes, margins=margin_total,
                              spend_original=spend_original, original_currency=orig_cur,
-                             origin_shares=shares, attrs=attrs)
+                             origin_shares=shares, attrs=attrs, spend_nominal=spend_nominal,
+                             year=None if year is None else int(year))
 
 
 def procurement_demand(mrio: MRIO, ledger: Ledger, concordance: Concordance,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..errors import LedgerError, ValidationError
+from ..errors import LabelMismatchError, LedgerError, ValidationError
 from ..io.tabular import ROW_OFFSET
 from .ledger_files import SYNONYMS, map_columns, parse_amounts, read_ledger_file, rename_columns
 from .regions import map_regions
@@ -431,12 +431,30 @@ class Ledger:
         f, src, idx = self.frame, self.source, self.frame.index
         out: list[str] = []
         if concordance is not None:
+            # categories the user file lacks are mapped through their CPV codes where they have
+            # any (`spendprint.procurement.mapping`); the rest are errors
+            from .mapping import cpv_categories
+
             known = set(concordance.categories)
+            via_cpv = cpv_categories(self, known)
+            if via_cpv and mrio is not None:
+                from .cpv import cpv_concordance
+
+                has = (f["category"].astype(str).isin(via_cpv)
+                       & (f["cpv"].astype(str) != "")).to_numpy()
+                try:
+                    cpv_concordance(pd.DataFrame({"category": f["category"].astype(str)[has],
+                                                  "cpv": f["cpv"].astype(str)[has]}),
+                                    mrio.sectors, source=src)
+                except (LedgerError, LabelMismatchError) as exc:
+                    out += list(getattr(exc, "problems", None) or [str(exc)])
+            known |= set(via_cpv)
             unknown = [c for c in f["category"].cat.categories if c and c not in known]
             if unknown:
                 m = f["category"].isin(unknown).to_numpy()
                 choices = list(concordance.categories)
-                what = {u: f"is not in the concordance ({concordance.source})"
+                nocpv = " and has no CPV code" if "cpv" in f.columns else ""
+                what = {u: f"is not in the concordance ({concordance.source}){nocpv}"
                            f"{_did_you_mean(u, choices)}" for u in unknown}
                 out += _problems(src, _rows_where(m, idx), "category", f["category"].to_numpy()[m],
                                  what)
