@@ -53,12 +53,13 @@ def number(x: float, sig: int = 3, locale: str = LOCALE) -> str:
 
 
 def percent(share: float, sig: int = 3, locale: str = LOCALE) -> str:
-    """A share (0-1) as a percentage: ``0.4427`` -> ``44.3 %``; tiny shares keep 1 decimal."""
+    """A share (0-1) as a percentage: ``0.4427`` -> ``44.3 %``, ``0.00083`` -> ``0.083 %``;
+    below 0.01 % ``< 0.01 %``."""
     if share is None or (isinstance(share, float) and math.isnan(share)):
         return "–"
     v = 100.0 * float(share)
-    if v != 0 and abs(v) < 0.1:
-        return ("< 0.1 %" if v > 0 else "> −0.1 %")
+    if v != 0 and abs(v) < 0.01:
+        return ("< 0.01 %" if v > 0 else "> -0.01 %")
     return f"{number(v, sig if abs(v) >= 1 else 2, locale)} %"
 
 
@@ -74,6 +75,8 @@ def quantity(x: float, unit: str, sig: int = 3, locale: str = LOCALE) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     x = float(x)
+    if x == 0:
+        return f"0 {unit}"
     head, tail = split_unit(unit)
     a = abs(x)
     if head == "kg":

@@ -31,9 +31,9 @@ CITATIONS = {
     "lenzen": "Lenzen, M., Wood, R., Wiedmann, T. (2010). Uncertainty analysis for multi-region "
               "input-output models: a case study of the UK's carbon footprint. Economic Systems "
               "Research 22(1), 43-63.",
-    "schulte": "Schulte, S., Jakobs, A., Pauliuk, S. (2024). Estimating the uncertainty of "
-               "carbon footprints: national emission inventories. (median coefficients of "
-               "variation of CO2, CH4, N2O)",
+    "schulte": "Schulte, S., Jakobs, A., Pauliuk, S. (2024). Estimating the uncertainty of the "
+               "greenhouse gas emission accounts in global multi-regional input-output "
+               "analysis. Earth System Science Data 16.",
     "spa": "Lenzen, M. (2007). Structural path analysis of ecosystem networks. Ecological "
            "Modelling 200, 334-342.",
 }
@@ -251,10 +251,13 @@ def build_report(o: Any) -> str:
             d = yoy[yoy["stressor"] == stressor] if "stressor" in yoy else yoy
             d = d.reindex(d["change"].abs().sort_values(ascending=False).index).head(25)
             parts = [k for k in ("volume", "price", "mix", "intensity") if k in d]
+            # effects below a millionth of the largest change are rounding noise of the split
+            tol = 1e-6 * float(d["change"].abs().max() or 1.0)
+            qn = lambda v: q(0.0 if abs(v) < tol else v)  # noqa: E731
             yc = [Column("Category", "category", str, numeric=False),
                   Column("From", "year_from", str), Column("To", "year_to", str),
-                  Column("Change", "change", q, unit)]
-            yc += [Column(k.capitalize() + " effect", k, q, unit) for k in parts]
+                  Column("Change", "change", qn, unit)]
+            yc += [Column(k.capitalize() + " effect", k, qn, unit) for k in parts]
             body += ("<h3>Year over year: what drove the change</h3><p>The largest changes, "
                      "split into volume (more or less spend), price (inflation), mix (what was "
                      "bought) and intensity (how it was produced); the parts add up to the "
@@ -530,11 +533,15 @@ def _method(o: Any, ds: xr.Dataset, mc: xr.Dataset | None, prov: dict, money: st
         li.append(f"Concordance: every category mapped through the user file "
                   f"({ds.attrs.get('concordance_source', 'concordance')}).")
     if mc is not None:
+        spec = ((prov.get("inputs") or {}).get("uncertainty") or {}).get("path") or ""
+        default = not spec or Path(str(spec)).name == "uncertainty_default.yaml"
+        covered = ("the shipped default specification, which covers the technology matrix (size "
+                   "rule of Lenzen et al. 2010), emission intensities (Schulte et al. 2024), "
+                   "spend (5 %) and the composition of demand (Dirichlet)" if default
+                   else f"the specification {Path(str(spec)).name}")
         li.append(f"Uncertainty: {int(mc.attrs.get('samples', 0) or 0)} Monte Carlo samples "
-                  f"(seed {mc.attrs.get('seed')}); the shipped default covers the technology "
-                  "matrix (size rule of Lenzen et al. 2010), emission intensities (Schulte et al. "
-                  "2024), spend (5 %) and the composition of demand (Dirichlet); "
-                  "what is not listed in the specification is certain.")
+                  f"(seed {mc.attrs.get('seed')}) with {covered}; what the specification does "
+                  "not list is certain.")
     else:
         li.append("Uncertainty: not sampled in this run.")
     li.append("Limitations: a spend-based environmentally extended input-output estimate "
