@@ -286,7 +286,8 @@ def test_all_problems_at_once_with_row_and_suggestion(world, tmp_path):
         "a,technology,-2,CN,Chemicals nec,,\n"
         "b,stressor,0.1,NOO,,,CO2\n"
         "b,mix,0.5,,,Plastics basic,\n"
-        "c,input_shift,0.5,,,Chemicals nec,\n")
+        "c,input_shift,0.5,,,Chemicals nec,\n"
+        "d,technology,5,CN,Chemicals nec,,\n")
     with pytest.raises(LedgerError) as e:
         scenario_footprints(m, y, tmp_path / "bad.csv")
     msg = "\n".join(e.value.problems)
@@ -295,6 +296,8 @@ def test_all_problems_at_once_with_row_and_suggestion(world, tmp_path):
     assert "bad.csv row 4" in msg and "'NOO'" in msg and "did you mean 'NO'" in msg
     assert "did you mean 'Plastics, basic'" in msg and "add up to 0.5" in msg
     assert "bad.csv row 6" in msg and "needs to_sector" in msg
+    assert "bad.csv row 7" in msg and "CN/Chemicals nec" in msg and "no value added" in msg
+    assert len(e.value.problems) == 7
 
 
 # ---- store, resume, dask --------------------------------------------------------------------------

@@ -92,6 +92,34 @@ def _records(data: Any, source: str) -> pd.DataFrame:
     return _normalise(pd.DataFrame(rows))
 
 
+def _productive(mrio, rec, v: float, where: str) -> list[str]:
+    """A technology lever that raises a column sum of A from below 1 to 1 or more (no value
+    added left) is refused: the changed economy need not be productive."""
+    import scipy.sparse as sps
+
+    R, P = len(mrio.regions), len(mrio.sectors)
+
+    def idx(region: str, sector: str) -> np.ndarray:
+        rr = np.arange(R) if not region else np.array([mrio.regions.index(region)])
+        pp = np.arange(P) if not sector else np.array([mrio.sectors.index(sector)])
+        return (rr[:, None] * P + pp[None, :]).ravel()
+
+    A = sps.csc_array(mrio.A) if sps.issparse(mrio.A) else np.asarray(mrio.A)
+    J = idx(rec.region, rec.sector)
+    I = idx(rec.from_region, rec.from_sector)  # noqa: E741
+    cols = A[:, J]
+    cols = cols.toarray() if sps.issparse(cols) else np.asarray(cols)
+    before = cols.sum(axis=0)
+    after = before + v * cols[I].sum(axis=0)
+    bad = np.flatnonzero((before < 1.0) & (after >= 1.0))
+    if not bad.size:
+        return []
+    j = int(J[bad[0]])
+    return [f"{where}, field 'value': {v:g} raises the input coefficients of column "
+            f"{mrio.regions[j // P]}/{mrio.sectors[j % P]} to a sum of {after[bad[0]]:.3g} "
+            f"(no value added left; {bad.size} column(s) in all)"]
+
+
 class ScenarioSet:
     """Named scenarios, each a list of levers (the lever table, one lever per row).
 
@@ -257,6 +285,9 @@ class ScenarioSet:
             for fld in need.get(rec.lever, ()):
                 if not getattr(rec, fld):
                     out.append(f"{w}, field '{fld}': a {rec.lever} lever needs {fld}")
+            if (rec.lever == "technology" and v is not None and v > 0
+                    and not any(p.startswith(w + ",") for p in out)):
+                out.extend(_productive(mrio, rec, v, w))
             if rec.lever == "mix" and v is not None:
                 key = (rec.scenario, rec.region, rec.sector, rec.from_region)
                 mixes.setdefault(key, []).append(v)
