@@ -453,7 +453,8 @@ class Ledger:
             if unknown:
                 m = f["category"].isin(unknown).to_numpy()
                 choices = list(concordance.categories)
-                nocpv = " and has no CPV code" if "cpv" in f.columns else ""
+                uses_cpv = "cpv" in f.columns and bool((f["cpv"].astype(str) != "").any())
+                nocpv = " and has no CPV code" if uses_cpv else ""
                 what = {u: f"is not in the concordance ({concordance.source}){nocpv}"
                            f"{_did_you_mean(u, choices)}" for u in unknown}
                 out += _problems(src, _rows_where(m, idx), "category", f["category"].to_numpy()[m],
