@@ -61,6 +61,7 @@ from .procurement import (
 )
 from .procurement.bridges import classification_of, load_bridge, project_concordance
 from .procurement.compare import compare_models, spread_chart
+from .scenarios import ScenarioSet, scenario_footprints
 from .uncertainty import (
     MonteCarloQualityError,
     Uncertainty,
@@ -83,6 +84,8 @@ __all__ = [
     "procurement_footprint", "hotspots", "savings_potential", "prepare_scenarios",
     "read_scenarios", "run_scenarios", "labour_risk", "read_risk_table", "risk_intensity",
     "demo_inputs",
+    # scenario sets on A, S and y
+    "ScenarioSet", "scenario_footprints",
     # several models
     "classification_of", "load_bridge", "project_concordance", "compare_models", "spread_chart",
     # uncertainty and supply-chain paths

@@ -12,10 +12,12 @@ from ._app import app, console_err
 # each module registers its commands on ``app`` (download_cmd on the ``mrio`` group)
 from . import mrio as _mrio  # noqa: E402,F401  isort: skip
 from . import (  # noqa: E402,F401  isort: skip
+    batch_cmd as _batch,
     compare_cmd as _compare,
     concordance_cmd as _concordance,
     download_cmd as _download,
     run as _run,
+    scenarios_cmd as _scenarios_cmd,
     serve as _serve,
     spa as _spa,
 )
