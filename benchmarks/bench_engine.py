@@ -1,4 +1,5 @@
-"""asv benchmarks of the exact engine: factorisation, multipliers, footprints, store open.
+"""asv benchmarks of the exact engine: factorisation, multipliers, footprints, block Jacobi vs LU,
+store open.
 
 Each class builds its seeded world in ``setup`` (outside the timed part); ``peakmem_`` variants
 measure the peak resident memory of the same call.
@@ -73,6 +74,39 @@ class Footprint:
 
     def peakmem_footprint_by_origin(self, n: int) -> None:
         sp.footprint(self.mrio, self.y, by_origin=True)
+
+
+class ExactEngine:
+    """Multipliers + footprints (100 demands, by origin) from a fresh solver: the block-Jacobi
+    engine (the MRIO's ``auto`` choice) against the LU path; `benchmarks.exact_engine` adds
+    pymrio and the side-by-side ratios."""
+
+    params = [SIZES, ["block", "lu"]]
+    param_names = ["n", "method"]
+    timeout = 600
+
+    def setup(self, n: int, method: str) -> None:
+        self.base = world(n)
+        self.y = demands(self.base.n)
+
+    def _run(self, method: str) -> None:
+        m = self.base.replace()  # no cached solver
+        if method == "lu":
+            m.__dict__["solver"] = sp.LeontiefSolver(m.A, method="dense")
+        sp.multipliers(m)
+        sp.footprint(m, self.y, by_origin=True)
+
+    def time_multipliers_and_footprints(self, n: int, method: str) -> None:
+        self._run(method)
+
+    def peakmem_multipliers_and_footprints(self, n: int, method: str) -> None:
+        self._run(method)
+
+    def time_solver_setup(self, n: int, method: str) -> None:
+        if method == "lu":
+            sp.LeontiefSolver(self.base.A, method="dense")
+        else:
+            sp.LeontiefSolver(self.base.A, blocks=len(self.base.sectors))
 
 
 class StoreOpen:
