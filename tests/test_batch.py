@@ -30,7 +30,7 @@ SAMPLES, CHUNK, SEED = 40, 16, 3
 
 
 def write_plan(folder: Path, **over) -> Path:
-    plan = {"name": "test-batch", "models": ["models/*.zarr"], "ledgers": [LEDGER],
+    plan = {"name": "test-batch", "models": ["models/*.zarr"], "ledgers": [LEDGER], "concordance": demo_paths()["concordance"],
             "samples": SAMPLES, "sample_chunk": CHUNK, "seed": SEED, "out": "out",
             "cluster": {"kind": "local", "jobs": 2}}
     plan.update(over)
@@ -124,7 +124,7 @@ def test_local_cluster_run_equals_plain_runs(local_run, models, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] and manifest["counts"] == {"done": 8}
     assert {t["status"] for t in manifest["tasks"]} == {"done"}
-    assert len(manifest["inputs"]) == 3 and all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert len(manifest["inputs"]) == 4 and all(len(i["sha256"]) == 64 for i in manifest["inputs"])
     ds = xr.open_zarr(out / "results.zarr", consolidated=False)
     assert list(ds["model"].values) == ["a", "b"] and ds.sizes["sample"] == SAMPLES
     from threadpoolctl import threadpool_limits

@@ -43,7 +43,7 @@ LEDGER = demo_paths()["ledger"]
 
 
 def write_plan(folder: Path, **over) -> Path:
-    plan = {"name": "slurm-test", "models": ["models/*.zarr"], "ledgers": [LEDGER],
+    plan = {"name": "slurm-test", "models": ["models/*.zarr"], "ledgers": [LEDGER], "concordance": demo_paths()["concordance"],
             "samples": 32, "sample_chunk": 16, "seed": 5, "out": "out",
             "cluster": {"kind": "slurm", "queue": "debug", "cores": 1, "memory": "900MB",
                         "walltime": "00:10:00", "jobs": 2, "interface": "lo"}}
