@@ -388,8 +388,10 @@ def build_report(o: Any) -> str:
 
         body = ("<p>The largest supply-chain paths of the hotspot categories: the product as "
                 "bought (by origin) and, indented, the suppliers behind it. A bar is the share of "
-                "the category's footprint that flows through that step; where the largest paths "
-                "are short (emitted by the producer itself), the chain is one step deep.</p>")
+                "the category's footprint on the listed paths through that step (its own emission "
+                "and that of the listed suppliers behind it); the grey bar is everything on paths "
+                "too small to list. Where the largest paths are short (emitted by the producer "
+                "itself), the chain is one step deep.</p>")
         for i, (c, grp) in enumerate(paths.groupby("category", sort=False)):
             tree = path_tree(grp, top=12)
             tot_c = float(cat.loc[str(c), "footprint"]) if str(c) in cat.index else float(
