@@ -243,3 +243,18 @@ def test_unknown_category_without_cpv_is_named_with_the_other_problems(small_sto
                  "supplier_country", "Atlantis", "cpv"):
         assert frag in err, (frag, err)
     assert not (tmp_path / "o" / "report.html").exists()
+
+
+def test_concordance_problems_suggest_sector_and_region(tiny_mrio):
+    from spendprint.procurement import Concordance
+
+    sec = tiny_mrio.sectors[1]
+    c = Concordance.from_frame(pd.DataFrame({"category": ["a", "b"],
+                                             "sector": [sec.lower() + "x", sec],
+                                             "weight": [1, 1], "origin_region": ["", "Swedn"]}),
+                               source="mine.csv")
+    got = c.problems(tiny_mrio)
+    assert got[0] == (f"mine.csv row 2, field 'sector': {sec.lower() + 'x'!r} is not a product of "
+                      f"the MRIO (did you mean {sec!r}?)")
+    assert got[1].startswith("mine.csv row 3, field 'origin_region': 'Swedn' maps to no region")
+    assert "did you mean 'Sweden'?" in got[1]

@@ -25,6 +25,15 @@ REVIEWED_YES = ("yes", "y", "true", "1", "ok")
 SOURCE_FILE = "user file"
 
 
+def _near(value: str, choices: list[str]) -> str:
+    """`` (did you mean 'X'?)`` for the closest of ``choices`` (case-folded), or ""."""
+    import difflib
+
+    folded = {c.casefold(): c for c in choices}
+    hit = difflib.get_close_matches(str(value).casefold(), list(folded), n=1, cutoff=0.6)
+    return f" (did you mean {folded[hit[0]]!r}?)" if hit else ""
+
+
 @dataclass(frozen=True, eq=False)
 class Concordance:
     """Which MRIO products (``sector``) a procurement category buys, and in what shares.
@@ -120,12 +129,20 @@ class Concordance:
         f, src = self.frame, self.source
         m = ~f["sector"].isin(known).to_numpy()
         for r, s in zip(f.index[m], f["sector"].to_numpy()[m], strict=True):
-            out.append(f"{src} row {r}, field 'sector': {s!r} is not a product of the MRIO")
+            out.append(f"{src} row {r}, field 'sector': {s!r} is not a product of the MRIO"
+                       f"{_near(s, list(mrio.sectors))}")
         mapping = self.origin_mapping(mrio)
         o = f["origin_region"].to_numpy()
         bad = np.array([bool(v) and mapping.get(v) is None for v in o], dtype=bool)
         for r, v in zip(f.index[bad], o[bad], strict=True):
-            out.append(f"{src} row {r}, field 'origin_region': {v!r} maps to no region of the MRIO")
+            hint = _near(v, list(mrio.regions))
+            if not hint:
+                from .countries import suggest_country
+
+                near = suggest_country(v, 1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+            out.append(f"{src} row {r}, field 'origin_region': {v!r} maps to no region of the MRIO"
+                       f"{hint}")
         return out
 
     def raise_problems(self, mrio: MRIO) -> None:
