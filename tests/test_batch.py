@@ -266,3 +266,37 @@ def test_array_scripts(models, tmp_path, capsys):
     assert subprocess.run(["bash", "-n", str(tmp_path / "batch.sbatch")]).returncode == 0
     assert main(["batch", "script", str(plan), "--array", "0", "--out", str(tmp_path)]) == 2
     write_plan(models)
+
+
+def test_a_task_held_elsewhere_is_running_and_not_computed_twice(models):
+    import multiprocessing as mp
+
+    from spendprint.jobs.batch_run import run_task, task_lock
+
+    plan = load_plan(_sliced_copy(models, "locked"))
+    task = expand(plan)[0]
+    ctx = mp.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(plan, task, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        state = plan_status(plan)[task.id]
+        assert state["status"] == "running" and str(holder.pid) in state["holder"]
+        assert run_task(plan, task, plan_hash(plan))["status"] == "running"
+        assert not (plan.out and (Path(plan.out) / "tasks" / task.id).exists())
+    finally:
+        release.set()
+        holder.join(60)
+    assert plan_status(plan)[task.id]["status"] == "missing"
+    with task_lock(plan, task) as mine:
+        assert mine
+
+
+def _hold_lock(plan, task, ready, release) -> None:
+    from spendprint.jobs.batch_run import task_lock
+
+    with task_lock(plan, task) as mine:
+        assert mine
+        ready.set()
+        release.wait(60)
