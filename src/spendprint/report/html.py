@@ -419,7 +419,8 @@ def hotspot_tiers(o: Any, categories: list[str], max_tier: int = 6) -> dict[tupl
 
     Hours of node ``i`` for demand ``y`` split by tier: tier 1 (the producer of what is bought)
     ``s_i y_i``, tier 2 ``s_i (A y)_i``, ..., tier ``k`` ``s_i (A^(k-1) y)_i`` (the power series of
-    the Leontief inverse); what lies beyond ``max_tier`` counts as ``"tier 7+"``. Returns
+    the Leontief inverse, ``max_tier - 1`` products with ``A``); the rest of the node's hours
+    (from the labour-risk screen: risk-weighted hours / score) counts as ``"tier 7+"``. Returns
     ``{(category, hotspot): "tier 2 (62 %)"}``; empty when the model's employment is unknown.
     """
     mrio, risk, demand = o.mrio, o.risk, o.demand
@@ -434,13 +435,12 @@ def hotspot_tiers(o: Any, categories: list[str], max_tier: int = 6) -> dict[tupl
         return {}
     R, P, _ = demand.y.shape
     Y = demand.y.reshape(R * P, -1)[:, idx]
-    x = np.asarray(mrio.solver.solve(np.ascontiguousarray(Y, dtype=np.float64)))
-    layers, v = [], Y
-    for _ in range(max_tier):
+    layers, v = [], np.ascontiguousarray(Y, dtype=np.float64)
+    for t in range(max_tier):
         layers.append(s[:, None] * v)
-        v = np.asarray(mrio.A @ v)
+        if t + 1 < max_tier:
+            v = np.asarray(mrio.A @ v)
     layers = np.stack(layers)                                   # (tier, n, k)
-    total = s[:, None] * x.reshape(Y.shape)
     regions, sectors = list(mrio.regions), list(mrio.sectors)
     out: dict[tuple[str, int], str] = {}
     for j, ci in enumerate(idx):
@@ -451,7 +451,11 @@ def hotspot_tiers(o: Any, categories: list[str], max_tier: int = 6) -> dict[tupl
             if reg not in regions or sec not in sectors:
                 continue
             i = regions.index(reg) * P + sectors.index(sec)
-            parts = np.append(layers[:, i, j], max(float(total[i, j]) - layers[:, i, j].sum(), 0))
+            # all tiers together: the screen's hours of the node (risk-weighted / score)
+            score = float(risk["hotspot_score"].sel(category=c, hotspot=h))
+            hr = float(risk["hotspot_risk_hours"].sel(category=c, hotspot=h))
+            whole = hr / score if score > 0 else float(layers[:, i, j].sum())
+            parts = np.append(layers[:, i, j], max(whole - layers[:, i, j].sum(), 0.0))
             if parts.sum() <= 0:
                 continue
             k = int(np.argmax(parts))
