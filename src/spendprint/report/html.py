@@ -369,11 +369,11 @@ def build_report(o: Any) -> str:
         body += table(drows, [Column("Category", "category", str, numeric=False),
                               Column("Product", "product", str, numeric=False),
                               Column("Country", "country", str, numeric=False),
-                              Column("Tier", "tier", str, "with most of its hours",
-                                     numeric=False),
+                              Column("Tier", "tier", str, "with most of its hours"),
                               Column("Risk-weighted hours", "hours",
                                      lambda v: fm.quantity(v, "h"), "h"),
-                              Column("Share", "share", fm.percent, "of the category's")],
+                              Column("Share", "share", fm.percent,
+                                     "of the category's risk-weighted hours")],
                       category_key="category")
     sections.append(("labour", "Labour-risk screen", body))
 
