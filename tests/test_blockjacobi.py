@@ -144,11 +144,26 @@ def test_block_method_equals_lu_path_and_forms_no_dense_lu(small_mrio):
 
 def test_many_right_hand_sides_go_in_chunks(monkeypatch, tiny_mrio):
     monkeypatch.setattr(LM, "BLOCK_CHUNK", 5)
+    monkeypatch.setattr(LM, "BLOCK_WIDE", 1)  # keep even the whole inverse on the block path
     m = tiny_mrio
+    ref = np.linalg.inv(np.eye(m.n) - m.dense_A())
     s = LeontiefSolver(m.A, method="block", blocks=len(m.sectors))
     L = s.solve(np.eye(m.n))
-    assert _rel(L, np.linalg.inv(np.eye(m.n) - m.dense_A())) < 1e-11
-    assert s.stats["forward_solves"] == 1
+    assert _rel(L, ref) < 1e-11
+    assert s.stats["forward_solves"] == 1 and "lu_solves" not in s.stats
+    assert s.stats["factorisations"] == 1 and s._lu_twin is None
+
+
+def test_very_wide_solves_go_to_the_lu_twin(tiny_mrio):
+    m = tiny_mrio
+    ref = np.linalg.inv(np.eye(m.n) - m.dense_A())
+    s = LeontiefSolver(m.A, method="block", blocks=len(m.sectors))
+    assert _rel(s.solve(np.eye(m.n)), ref) < 1e-11
+    assert _rel(s.solve_transpose(np.eye(m.n)), ref.T) < 1e-11
+    assert s.method_used == "block" and s.stats["lu_solves"] == 2
+    assert s.stats["factorisations"] == 2  # the block inverses and the twin's LU
+    narrow = np.eye(m.n)[:, :3]
+    assert _rel(s.solve(narrow), ref[:, :3]) < 1e-11 and s.stats["lu_solves"] == 2
 
 
 def test_auto_picks_block_for_a_multi_regional_model(small_mrio):
