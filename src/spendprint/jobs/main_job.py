@@ -117,6 +117,9 @@ def analyse(mrio: MRIO, demand: ProcurementDemand, stressor: str,
     if stressor not in mrio.indicators:
         raise ValidationError(f"--stressor {stressor!r} is not an indicator of the model; choose one "
                               f"of {list(mrio.indicators)[:12]}")
+    engine_set = None
+    if scenarios is not None and not isinstance(scenarios, pd.DataFrame):
+        engine_set, scenarios = scenarios, None  # levers on A or S: the scenario engine
     batch = pc.prepare_scenarios(mrio, demand, scenarios) if scenarios is not None else None
     say("factorising (I - A) and solving every analysis as one batch")
     with timer.step("solve"):
@@ -134,11 +137,53 @@ def analyse(mrio: MRIO, demand: ProcurementDemand, stressor: str,
         say("scenarios")
         with timer.step("scenarios"):
             scen = pc.run_scenarios(mrio, demand, batch)
+    elif engine_set is not None:
+        say(f"scenarios: {len(engine_set)} on A, S and y (exact batched engine)")
+        with timer.step("scenarios"):
+            scen = engine_scenarios(mrio, demand, engine_set)
     say("labour-risk screen")
     with timer.step("labour_risk"):
         risk = pc.labour_risk(mrio, demand, risk_table)
     return Analyses(demand=demand, footprints=ds, savings=sav, risk=risk, scenarios=scen,
                     solves=solves)
+
+
+#: Levers only the scenario engine (`spendprint.scenarios`) solves: changes to A and S.
+ENGINE_LEVERS = frozenset({"technology", "input_shift", "mix", "stressor"})
+
+
+def read_levers(path: str | Path):
+    """A scenario file: the procurement lever table when it uses only demand and intensity
+    levers (solved from cached multipliers), else a `ScenarioSet` for the scenario engine."""
+    from ..procurement import read_scenarios
+    from ..scenarios import ScenarioSet
+
+    sset = ScenarioSet.read(path)
+    levers = {str(v).strip().lower() for v in sset.table["lever"]}
+    if levers & ENGINE_LEVERS:
+        return sset
+    return read_scenarios(path)
+
+
+def engine_scenarios(mrio: MRIO, demand: ProcurementDemand, sset) -> xr.Dataset:
+    """Scenarios with levers on A or S through `scenario_footprints`, in the layout of
+    `spendprint.procurement.run_scenarios` (dims scenario, category, stressor)."""
+    from ..scenarios import scenario_footprints
+
+    res = scenario_footprints(mrio, demand.to_dataarray(), sset,
+                              origin_shares=demand.origin_shares)
+    fp = res["footprint"].transpose("scenario", "category", "stressor")
+    base = res["baseline"].transpose("category", "stressor")
+    change = fp - base
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = xr.where(base != 0, change / base.where(base != 0, 1.0), 0.0)
+    units = dict(zip(mrio.indicators, mrio.indicator_units, strict=True))
+    out = xr.Dataset({"footprint": fp, "change": change, "change_share": share,
+                      "baseline": base, "total": fp.sum("category"),
+                      "baseline_total": base.sum("category")})
+    out = out.assign_coords(unit=("stressor", [units[str(s)] for s in out["stressor"].values]))
+    out.attrs["engine"] = "spendprint.scenarios.scenario_footprints"
+    return out
 
 
 def check_settings(cfg: RunConfig) -> None:
@@ -246,7 +291,7 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
         if used.coverage["categories_cpv"]:
             say(f"{len(used.coverage['categories_cpv'])} categories mapped through their CPV "
                 f"codes ({used.coverage['cpv']:.0%} of spend); see concordance_used.csv")
-        levers = pc.read_scenarios(paths["scenarios"]) if paths["scenarios"] else None
+        levers = read_levers(paths["scenarios"]) if paths["scenarios"] else None
         risk_table = pc.read_risk_table(cfg.risk)
     with timer.step("demand"):
         demand = pc.ProcurementDemand.build(mrio, ledger, concordance, prices, cfg.buyer_region)
