@@ -171,6 +171,8 @@ def test_report_shows_years_when_present_and_copes_without(run_outputs):
     assert f"2022: {fm.quantity(0.4 * total, 'kg CO2e')}" in text
     assert "Period: 2022–2023" in text and "Year over year" in text
     assert fm.quantity(3.0e6, "kg CO2e") in text
+    # the total over categories leads the year-over-year table
+    assert "All categories (total)" in text and fm.quantity(2.81e6, "kg CO2e") in text
     plain = build_report(dataclasses.replace(o, years=None, yoy=None, monte_carlo=None,
                                              scenarios=None, paths=None))
     assert "id='years'" not in plain and "Uncertainty was not sampled" in plain

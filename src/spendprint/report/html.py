@@ -249,8 +249,11 @@ def build_report(o: Any) -> str:
         body = table(yrows, ycols)
         if yoy is not None and len(yoy):
             d = yoy[yoy["stressor"] == stressor] if "stressor" in yoy else yoy
-            d = d.reindex(d["change"].abs().sort_values(ascending=False).index).head(25)
             parts = [k for k in ("volume", "price", "mix", "intensity") if k in d]
+            tot = (d.groupby(["year_from", "year_to"])[["change", *parts]].sum().reset_index()
+                   .assign(category="All categories (total)"))
+            d = d.reindex(d["change"].abs().sort_values(ascending=False).index).head(25)
+            d = pd.concat([tot, d], ignore_index=True)
             # effects below a millionth of the largest change are rounding noise of the split
             tol = 1e-6 * float(d["change"].abs().max() or 1.0)
             qn = lambda v: q(0.0 if abs(v) < tol else v)  # noqa: E731
@@ -258,7 +261,8 @@ def build_report(o: Any) -> str:
                   Column("From", "year_from", str), Column("To", "year_to", str),
                   Column("Change", "change", qn, unit)]
             yc += [Column(k.capitalize() + " effect", k, qn, unit) for k in parts]
-            body += ("<h3>Year over year: what drove the change</h3><p>The largest changes, "
+            body += ("<h3>Year over year: what drove the change</h3><p>The total and the largest "
+                     "changes per category, "
                      "split into volume (more or less spend), price (inflation), mix (what was "
                      "bought) and intensity (how it was produced); the parts add up to the "
                      "change.</p>" + table(d.to_dict("records"), yc))
