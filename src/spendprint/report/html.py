@@ -537,8 +537,10 @@ def _method(o: Any, ds: xr.Dataset, mc: xr.Dataset | None, prov: dict, money: st
                                       "user file")).groupby("category")["kind"].first()
         tot = float(spend.sum()) or 1.0
         by = spend.groupby(src.reindex(spend.index).fillna("unmapped")).sum() / tot
-        li.append("Concordance coverage (share of spend): " + ", ".join(
-            f"{k} {fm.percent(v)}" for k, v in by.items()) + ".")
+        by = by.reindex(["user file", "CPV", "unmapped"], fill_value=0.0)
+        li.append("Concordance coverage (share of spend): mapped through the user's concordance "
+                  f"file {fm.percent(by['user file'])}, through CPV codes "
+                  f"{fm.percent(by['CPV'])}, unmapped {fm.percent(by['unmapped'])}.")
     else:
         li.append(f"Concordance: every category mapped through the user file "
                   f"({ds.attrs.get('concordance_source', 'concordance')}).")
