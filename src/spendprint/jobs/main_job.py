@@ -8,6 +8,7 @@ The outputs are written as one set into a folder the run holds exclusively
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -288,6 +289,9 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
             say("ledger columns: " + ", ".join(f"{k} -> {v}" for k, v in mapped.items()))
         used = complete_concordance(ledger, user_conc, mrio)
         concordance = used.concordance
+        # validated above against the user's file and the CPV table (`Ledger.problems` accepts
+        # exactly the categories the completed concordance maps): no second validation
+        ledger = dataclasses.replace(ledger, checked_with=(id(concordance), id(prices), id(mrio)))
         if used.coverage["categories_cpv"]:
             say(f"{len(used.coverage['categories_cpv'])} categories mapped through their CPV "
                 f"codes ({used.coverage['cpv']:.0%} of spend); see concordance_used.csv")
