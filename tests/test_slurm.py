@@ -84,6 +84,12 @@ def assert_same(a: xr.Dataset, b: xr.Dataset) -> None:
             np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
 
 
+def _logs(folder: Path) -> str:
+    """The tails of the array elements' logs, for a failure message."""
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}"
+                     for p in sorted((folder / "out" / "tasks" / ".logs").glob("*.out")))
+
+
 def _wait_gone(job: str, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -111,11 +117,11 @@ def test_sbatch_array_of_three_merged_equals_local(base, local):
     script = base / "array" / "out" / "batch.sbatch"
     run = subprocess.run(["sbatch", "--parsable", "--wait", str(script)], capture_output=True,
                          text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 0, run.stderr + _logs(base / "array")
     job = run.stdout.strip().split(";")[0]
     logs = sorted((base / "array" / "out" / "tasks" / ".logs").glob(f"*-{job}_*.out"))
-    assert len(logs) == 3
-    assert main(["batch", "merge", str(plan)]) == 0
+    assert len(logs) == 3, _logs(base / "array")
+    assert main(["batch", "merge", str(plan)]) == 0, _logs(base / "array")
     got = xr.open_zarr(base / "array" / "out" / "results.zarr", consolidated=False).load()
     assert_same(local, got)
 
@@ -135,12 +141,12 @@ def test_task_killed_with_scancel_resumes(base):
     subprocess.run(["scancel", job], check=True)
     _wait_gone(job)
     done = len(list(part.glob("g*.npz")))
-    assert 2 <= done < 20, "the task was not killed between its groups"
+    assert 2 <= done < 20, "the task was not killed between its groups\n" + _logs(folder)
     state = plan_status(load_plan(plan))["m0-l0-mc000000-000320"]
     assert state["status"] == "partial" and state["groups_done"] == done
     again = subprocess.run(["sbatch", "--parsable", "--wait", str(script)], capture_output=True,
                            text=True, timeout=300)
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 0, again.stderr + _logs(folder)
     meta = json.loads((folder / "out" / "tasks" / "m0-l0-mc000000-000320" / "task.json")
                       .read_text())
     assert meta["resumed_groups"] >= done and meta["groups"] == 20
