@@ -166,7 +166,13 @@ def test_very_wide_solves_go_to_the_lu_twin(tiny_mrio):
     assert _rel(s.solve(narrow), ref[:, :3]) < 1e-11 and s.stats["lu_solves"] == 2
 
 
-def test_auto_picks_block_for_a_multi_regional_model(small_mrio):
+def test_auto_picks_block_for_a_multi_regional_model(small_mrio, monkeypatch):
+    import spendprint.core.leontief as lt
+
+    # below BLOCK_MIN_N sectors the LU path is faster and auto keeps it
+    assert small_mrio.n < lt.BLOCK_MIN_N
+    assert small_mrio.replace().solver.method_used == "dense"
+    monkeypatch.setattr(lt, "BLOCK_MIN_N", 0)
     m = small_mrio.replace()  # fresh solver
     assert m.solver.method_used == "block"
     assert m.solver.contraction <= BLOCK_MAX_CONTRACTION
@@ -183,7 +189,7 @@ def test_auto_keeps_lu_for_large_trade_blocks_and_block_falls_back():
     A = _diverging()
     n = A.shape[0]
     B = np.random.default_rng(2).random((n, 3))
-    auto = LeontiefSolver(A, blocks=8)
+    auto = LeontiefSolver(A, blocks=8, block_min_n=0)
     assert auto.method_used == "dense" and auto.contraction > BLOCK_MAX_CONTRACTION
     forced = LeontiefSolver(A, method="block", blocks=8)
     X = forced.solve(B)
@@ -197,12 +203,14 @@ def test_auto_keeps_lu_for_large_trade_blocks_and_block_falls_back():
     S = rng.random((n, n))
     S *= 0.95 / S.sum(axis=0)
     assert _true_contraction(S, 8) > 0.6
-    assert LeontiefSolver(S, blocks=8).method_used == "dense"
+    assert LeontiefSolver(S, blocks=8, block_min_n=0).method_used == "dense"
 
 
-def test_monte_carlo_preconditioner_gets_the_lu_of_a_block_solver(tiny_mrio):
+def test_monte_carlo_preconditioner_gets_the_lu_of_a_block_solver(tiny_mrio, monkeypatch):
+    import spendprint.core.leontief as lt
     from spendprint.uncertainty.iteration import BaselineLU
 
+    monkeypatch.setattr(lt, "BLOCK_MIN_N", 0)
     m = tiny_mrio.replace()
     assert m.solver.method == "block"
     pre = BaselineLU(m.solver)
@@ -257,8 +265,10 @@ def test_real_models_block_equals_lu_path(name, P):
     assert _rel(mult, lu.solve_transpose(ST)) < 1e-9
     Y = np.column_stack(list(read_useeio_demands(folder).values()))
     assert _rel(block.solve(Y), lu.solve(Y)) < 1e-9
-    if len(m.regions) > 1:  # the MRIO's own solver takes the block path for the state model
-        assert m.solver.method_used == "block"
+    if len(m.regions) > 1:  # the state model: auto keeps LU below BLOCK_MIN_N sectors, the
+        # block path is chosen (contraction) once the size allows it
+        assert m.replace().solver.method_used == "dense"
+        assert LeontiefSolver(m.A, blocks=len(m.sectors), block_min_n=0).method_used == "block"
         # and reproduces EPA's published total multipliers N = D (I - A)^-1
         N = np.asarray(json.loads((folder / "matrix" / "N.json").read_text()))
         secs = json.loads((folder / "sectors.json").read_text())

@@ -31,6 +31,12 @@ BLOCK_CHUNK = 512
 #: A block-path solve with more than n / BLOCK_WIDE right-hand sides (the whole inverse, say) goes
 #: to the LU twin: ten steps of 2 n^2 m flops then cost about four times an LU and its solves.
 BLOCK_WIDE = 2
+#: `auto` considers the block path only from this many sectors on: measured on the synthetic
+#: worlds (multipliers and 100 footprints, `benchmarks/exact_engine.py`), the LU path is faster at
+#: 1,000 and 4,900 sectors (0.9 s against 1.6 s, 5.1 s against 8.2 s) and the block path at 9,800
+#: (18.6 s against 24.0 s): a step costs one product with the whole A, so many right-hand sides
+#: favour the factorisation until n is large.
+BLOCK_MIN_N = 6000
 
 #: Dense LU below this density, or below this size, whatever the storage of A.
 SPARSE_DENSITY_THRESHOLD = 0.05
@@ -54,8 +60,9 @@ class LeontiefSolver:
         Technical coefficients.
     method : {"auto", "dense", "sparse", "block"}
         ``dense``/``sparse``: storage of the LU factorisation. ``block``: block-Jacobi iteration
-        (needs ``blocks``). ``auto``: ``block`` when ``blocks`` gives more than one region and the
-        estimated contraction is at most `BLOCK_MAX_CONTRACTION`, else `choose_method`.
+        (needs ``blocks``). ``auto``: ``block`` when ``blocks`` gives more than one region, n is
+        at least ``block_min_n`` and the estimated contraction is at most
+        `BLOCK_MAX_CONTRACTION`, else `choose_method`.
     precision : {"mixed", "double"}
         Dense path only: float32 LU + float64 refinement (default), or float64 LU.
     tol : float
@@ -64,6 +71,8 @@ class LeontiefSolver:
         Refinement steps of the dense LU path before the float64 fallback.
     blocks : int, optional
         Sectors per region (block size of the region-major A); None: one region.
+    block_min_n : int, optional
+        Smallest n for which ``auto`` considers the block path (default `BLOCK_MIN_N`).
 
     Attributes
     ----------
@@ -95,7 +104,8 @@ class LeontiefSolver:
     """
 
     def __init__(self, A, method: str = "auto", precision: str = "mixed", tol: float = 1e-13,
-                 max_refine: int = 12, blocks: int | None = None) -> None:
+                 max_refine: int = 12, blocks: int | None = None,
+                 block_min_n: int | None = None) -> None:
         if method not in ("auto", "dense", "sparse", "block"):
             raise ValueError(f"method must be 'auto', 'dense', 'sparse' or 'block', not {method!r}")
         self.n = A.shape[0]
@@ -120,7 +130,8 @@ class LeontiefSolver:
             self.stats["factorisations"] += 1
             self.method = "block"
             return
-        if method == "auto" and self._multi_region():
+        min_n = BLOCK_MIN_N if block_min_n is None else int(block_min_n)
+        if method == "auto" and self._multi_region() and int(A.shape[0]) >= min_n:
             try:
                 bj = BlockJacobi(A, self.blocks, tol=tol)
                 self.contraction = bj.contraction()
