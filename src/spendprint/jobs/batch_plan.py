@@ -298,7 +298,15 @@ def input_hashes(plan: BatchPlan) -> dict[str, str]:
 
 
 def plan_hash(plan: BatchPlan, inputs: dict[str, str] | None = None) -> str:
-    """sha256 of the settings that change numbers and of the inputs' contents."""
+    """sha256 of the settings that change numbers, of the inputs' contents and of the installed
+    spendprint version (an upgrade recomputes; edits of a development checkout do not)."""
+    from importlib import metadata
+
     inputs = input_hashes(plan) if inputs is None else inputs
-    blob = json.dumps({"plan": plan.hashed(), "inputs": inputs}, sort_keys=True, default=str)
+    try:
+        version = metadata.version("spendprint")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        version = "unknown"
+    blob = json.dumps({"plan": plan.hashed(), "inputs": inputs, "spendprint": version},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
