@@ -217,6 +217,19 @@ def test_norwegian_ledger_runs_without_concordance(norwegian_run, small_store, n
     assert co2e.loc["Kantine", "volume"] == pytest.approx(co2e.loc["Kantine", "change"])
     np.testing.assert_allclose(co2e[["volume", "price", "mix", "intensity"]].sum(axis=1),
                                co2e["change"], rtol=1e-9)
+    # the tidy per-year table (BI tools) and the period on the whole-period rows
+    by_year = pd.read_parquet(out / "categories_by_year.parquet")
+    got = by_year[by_year["stressor"] == "CO2e"].pivot(index="category", columns="year",
+                                                       values="footprint")
+    np.testing.assert_allclose(got.loc[co2e.index, 2023], co2e["footprint_from"], rtol=1e-12)
+    np.testing.assert_allclose(got.loc[co2e.index, 2024], co2e["footprint_to"], rtol=1e-12)
+    assert set(by_year["spend_ledger_unit"]) == {"NOK"}
+    one = by_year[by_year["stressor"] == "CO2e"]
+    for y in (2023, 2024):  # as booked, net of credit notes
+        assert one.loc[one["year"] == y, "spend_ledger"].sum() == pytest.approx(
+            f.loc[f["year"] == y, "amount"].sum(), rel=1e-12)
+    table = pd.read_csv(out / "categories.csv")
+    assert set(table["period"]) == {"2023-2024"}
     # results.zarr carries the whole period; the per-year table is in yoy.csv
     with xr.open_zarr(out / "results.zarr", consolidated=None) as ds:
         tot = float(ds["footprint"].sel(stressor="CO2e").sum())

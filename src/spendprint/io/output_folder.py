@@ -52,7 +52,9 @@ MANIFEST_NAME = ".spendprint-set.json"
 #: Outputs any kind of spendprint run writes; removed when the new set lacks them.
 KNOWN_OUTPUTS = frozenset({"run.json", "report.html", "categories.csv", "categories.parquet",
                            "results.zarr", "samples.zarr", "paths.csv", "scenarios.csv",
-                           "labour_risk.csv", "savings.csv", "hotspots.csv"})
+                           "labour_risk.csv", "savings.csv", "hotspots.csv", "report.xlsx",
+                           "concordance_used.csv", "yoy.csv", "scenarios.zarr",
+                           "categories_by_year.csv", "categories_by_year.parquet"})
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 

@@ -367,8 +367,7 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
                              yoy=None if by_year is None else by_year.yoy,
                              concordance_used=used.frame, title=cfg.title,
                              organisation=cfg.organisation)
-        table, full = write_outputs(outset, outputs)
-        used.frame.to_csv(outset.path("concordance_used.csv"), index=False)
+        table, full = write_outputs(outset, outputs)  # concordance_used.csv included
         if by_year is not None:
             by_year.yoy.to_csv(outset.path("yoy.csv"), index=False)
     staged = sorted(p.name for p in outset.staging.iterdir())

@@ -72,8 +72,16 @@ def write_outputs(outset: OutputSet, o: RunOutputs) -> tuple[pd.DataFrame, xr.Da
         # Zarr 3 stores consolidated metadata as an extension; xr.open_zarr reads it silently
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         clean_for_zarr(full).to_zarr(outset.path("results.zarr"), mode="w", consolidated=True)
+    period = (o.provenance.get("ledger") or {}).get("years") or []
+    if period:  # the years the whole-period rows cover: nothing summed without saying so
+        table["period"] = (f"{period[0]}-{period[-1]}" if len(period) > 1
+                           else str(period[0]))
     table.to_parquet(outset.path("categories.parquet"), index=False)
     table.to_csv(outset.path("categories.csv"), index=False)
+    if o.years is not None:
+        by_year = year_table(o.years)
+        by_year.to_parquet(outset.path("categories_by_year.parquet"), index=False)
+        by_year.to_csv(outset.path("categories_by_year.csv"), index=False)
     if o.paths is not None:
         o.paths.to_csv(outset.path("paths.csv"), index=False)
     if o.concordance_used is not None:
@@ -82,6 +90,34 @@ def write_outputs(outset: OutputSet, o: RunOutputs) -> tuple[pd.DataFrame, xr.Da
     outset.path("report.html").write_bytes(html.encode("utf-8"))
     write_workbook(outset.path("report.xlsx"), o, table)
     return table, full
+
+
+def year_table(years: xr.Dataset) -> pd.DataFrame:
+    """One row per (category, stressor, year): ``categories_by_year.parquet``/``.csv``.
+
+    Columns: category, stressor, unit, year, footprint (stressor unit), spend_model and
+    spend_model_nominal (model money unit, deflated to the base year and at the prices of the
+    year), spend_model_unit, spend_ledger (ledger currency, as booked net of credit notes and
+    VAT), spend_ledger_unit.
+    """
+    fp = years["footprint"].transpose("year", "stressor", "category").to_dataframe(
+        name="footprint")["footprint"].reset_index()
+    units = dict(zip(years["stressor"].values, years["unit"].values, strict=True))
+    spend = pd.DataFrame({
+        "year": np.repeat(years["year"].values, years.sizes["category"]),
+        "category": np.tile(years["category"].values, years.sizes["year"]),
+        "spend_model": years["spend"].transpose("year", "category").values.ravel(),
+        "spend_model_nominal": years["spend_nominal"].transpose("year", "category").values.ravel(),
+        "spend_ledger": years["spend_original"].transpose("year", "category").values.ravel(),
+    })
+    out = fp.merge(spend, on=["year", "category"], how="left")
+    out.insert(2, "unit", out["stressor"].map(units).astype(str))
+    out["spend_model_unit"] = str(years.attrs.get("money_unit", ""))
+    out["spend_ledger_unit"] = str(years.attrs.get("original_currency", ""))
+    cols = ["category", "stressor", "unit", "year", "footprint", "spend_model",
+            "spend_model_nominal", "spend_model_unit", "spend_ledger", "spend_ledger_unit"]
+    return out[cols].sort_values(["year", "stressor", "category"], kind="stable",
+                                 ignore_index=True)
 
 
 #: leading columns of categories.csv, in this order; the rest follow as computed
