@@ -181,24 +181,15 @@ def sample_setup(plan: BatchPlan, task: Task) -> SampleSetup:
     so that the samples of a chunk equal those samples of one ``spendprint run --samples``."""
     from .. import procurement as pc
     from ..labelled.footprints import _indicators, as_demand, footprint
-    from ..procurement.mapping import complete_concordance, empty_concordance
-    from ..uncertainty import Uncertainty
     from ..uncertainty.sampler import build_problem
-    from .main_job import default_uncertainty_path, load_model
+    from .main_job import load_model, read_inputs, run_uncertainty
 
     cfg = run_config(plan, task, plan.out)
     mrio = load_model(cfg.mrio, cfg.synthetic)
-    # the reading of `spendprint.jobs.main_job._run`: a ledger without a concordance file is
-    # mapped through its CPV codes, categories the concordance lacks too
-    prices = pc.Prices.read(cfg.prices) if cfg.prices else pc.Prices.default()
-    user_conc = pc.Concordance.read(cfg.concordance) if cfg.concordance else None
-    ledger = pc.Ledger.read(cfg.ledger, columns=cfg.columns, sheet=cfg.sheet, vat=cfg.vat,
-                            vat_rates=cfg.vat_rates,
-                            concordance=user_conc or empty_concordance(), prices=prices,
-                            mrio=mrio)
-    concordance = complete_concordance(ledger, user_conc, mrio).concordance
-    demand = pc.ProcurementDemand.build(mrio, ledger, concordance, prices, cfg.buyer_region)
-    unc = Uncertainty.from_yaml(cfg.uncertainty or default_uncertainty_path())
+    # exactly as `spendprint run` reads them (one shared function)
+    prices, ledger, used = read_inputs(cfg, mrio, cfg.ledger, cfg.concordance, cfg.prices)
+    demand = pc.ProcurementDemand.build(mrio, ledger, used.concordance, prices, cfg.buyer_region)
+    unc = run_uncertainty(cfg.uncertainty)
     if cfg.stressor not in mrio.indicators:
         raise ValidationError(f"stressor {cfg.stressor!r} is not an indicator of "
                               f"{cfg.mrio}; choose one of {list(mrio.indicators)[:12]}")

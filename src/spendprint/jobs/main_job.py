@@ -187,6 +187,46 @@ def engine_scenarios(mrio: MRIO, demand: ProcurementDemand, sset) -> xr.Dataset:
     return out
 
 
+def read_inputs(cfg: RunConfig, mrio: MRIO, ledger_path: str, concordance_path: str | None,
+                prices_path: str | None):
+    """Prices, ledger and the concordance a run uses, read and validated as ``spendprint run``
+    does (also for the tasks of `spendprint.jobs.batch_run`).
+
+    The ledger is validated in one pass against the user's concordance (or none), the CPV table,
+    the price tables and the model; categories the concordance lacks are mapped through their
+    CPV codes (`spendprint.procurement.mapping.complete_concordance`).
+
+    Returns
+    -------
+    (Prices, Ledger, UsedConcordance)
+        The ledger is marked as checked against the completed concordance, so building the
+        demand does not validate it again.
+    """
+    from .. import procurement as pc
+
+    prices = pc.Prices.read(prices_path) if prices_path else pc.Prices.default()
+    user_conc = pc.Concordance.read(concordance_path) if concordance_path else None
+    sheet: str | int | None = cfg.sheet
+    if isinstance(sheet, str) and sheet.isdigit():
+        sheet = int(sheet)
+    ledger = pc.Ledger.read(ledger_path, columns=cfg.columns, sheet=sheet, vat=cfg.vat,
+                            vat_rates=cfg.vat_rates, concordance=user_conc or empty_concordance(),
+                            prices=prices, mrio=mrio)
+    used = complete_concordance(ledger, user_conc, mrio)
+    # validated above against the user's file and the CPV table (`Ledger.problems` accepts
+    # exactly the categories the completed concordance maps): no second validation
+    ledger = dataclasses.replace(ledger, checked_with=(id(used.concordance), id(prices),
+                                                       id(mrio)))
+    return prices, ledger, used
+
+
+def run_uncertainty(path: str | None):
+    """The uncertainty specification of a run: the file, or the one shipped default."""
+    from ..uncertainty import Uncertainty
+
+    return Uncertainty.from_yaml(path) if path else Uncertainty.default()
+
+
 def check_settings(cfg: RunConfig) -> None:
     """Refuse impossible settings before any work (`ValidationError`, CLI exit 2)."""
     problems = []
@@ -270,28 +310,14 @@ def _run(cfg: RunConfig, outset: OutputSet, progress: Progress | None,
         mrio = load_model(cfg.mrio, cfg.synthetic)
     say("reading ledger, concordance, price, scenario and risk tables")
     with timer.step("read_inputs"):
-        prices = pc.Prices.read(paths["prices"]) if paths["prices"] else pc.Prices.default()
-        user_conc = (pc.Concordance.read(paths["concordance"]) if paths["concordance"]
-                     else None)
-        # validated here against the other inputs, in one pass that lists every problem
-        # (categories the concordance lacks are checked against their CPV codes)
-        sheet: str | int | None = cfg.sheet
-        if isinstance(sheet, str) and sheet.isdigit():
-            sheet = int(sheet)
-        ledger = pc.Ledger.read(paths["ledger"], columns=cfg.columns, sheet=sheet, vat=cfg.vat,
-                                vat_rates=cfg.vat_rates,
-                                concordance=user_conc or empty_concordance(), prices=prices,
-                                mrio=mrio)
+        prices, ledger, used = read_inputs(cfg, mrio, paths["ledger"], paths["concordance"],
+                                           paths["prices"])
+        concordance = used.concordance
         for w in ledger.import_info.get("warnings", []):
             say(f"warning: {w}")
         mapped = {k: v for k, v in ledger.import_info.get("columns", {}).items() if k != v}
         if mapped:
             say("ledger columns: " + ", ".join(f"{k} -> {v}" for k, v in mapped.items()))
-        used = complete_concordance(ledger, user_conc, mrio)
-        concordance = used.concordance
-        # validated above against the user's file and the CPV table (`Ledger.problems` accepts
-        # exactly the categories the completed concordance maps): no second validation
-        ledger = dataclasses.replace(ledger, checked_with=(id(concordance), id(prices), id(mrio)))
         if used.coverage["categories_cpv"]:
             say(f"{len(used.coverage['categories_cpv'])} categories mapped through their CPV "
                 f"codes ({used.coverage['cpv']:.0%} of spend); see concordance_used.csv")
@@ -409,13 +435,11 @@ def default_uncertainty_path() -> str:
 def _monte_carlo(cfg: RunConfig, mrio: MRIO, demand: ProcurementDemand, paths: dict, say: Progress,
                  timer: Timer, mc_progress: Callable[[int, int], None] | None,
                  store: Path) -> xr.Dataset:
-    from ..uncertainty import Uncertainty, monte_carlo, percentile_columns
+    from ..uncertainty import monte_carlo, percentile_columns
 
+    unc = run_uncertainty(paths["uncertainty"])  # the one default of CLI, Python and HTTP API
     if not paths["uncertainty"]:
         paths["uncertainty"] = default_uncertainty_path()
-        unc = Uncertainty.default()  # the one default of CLI, Python and HTTP API
-    else:
-        unc = Uncertainty.from_yaml(paths["uncertainty"])
     if unc.is_certain:
         say("warning: the uncertainty specification leaves every parameter certain; the spread "
             "is zero")
