@@ -390,3 +390,53 @@ def test_samples_match_monte_carlo_and_a_brute_force_loop(world):
             lower[i] += ref < base
     np.testing.assert_array_equal(ds.p_lower.values, lower / N)
     assert 0 < ds.p_lower.sel(scenario="origin").values.mean() < 1  # not a trivial 0 or 1
+
+
+def test_samples_chunked_stored_resumed_and_on_a_cluster(world, tmp_path):
+    """Sampled runs: independent of the sample chunking, resumable from the Zarr store after an
+    interruption, and the same on a real dask LocalCluster."""
+    distributed = pytest.importorskip("distributed")
+    from spendprint.uncertainty.spec import Uncertainty
+
+    m, y = world
+    ss = ScenarioSet([{"name": "tech", "levers": [
+                          {"lever": "technology", "sector": "Textiles (17)", "value": 0.2}]},
+                      {"name": "origin", "levers": [
+                          {"lever": "origin", "region": "NO", "value": 0.3}]}])
+    spec = Uncertainty.default()
+    N, seed = 10, 5
+    whole = scenario_footprints(m, y, ss, samples=N, seed=seed, uncertainty=spec,
+                                sample_chunk=N)
+    small = scenario_footprints(m, y, ss, samples=N, seed=seed, uncertainty=spec,
+                                sample_chunk=3)
+    np.testing.assert_allclose(small.footprint.values, whole.footprint.values, rtol=1e-12)
+    np.testing.assert_array_equal(small.p_lower.values, whole.p_lower.values)
+
+    store = tmp_path / "sampled.zarr"
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(done, total):
+        if done == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        scenario_footprints(m, y, ss, samples=N, seed=seed, uncertainty=spec, sample_chunk=3,
+                            store=store, progress=stop_after_two)
+    assert sorted(p.name for p in (store / "_done").iterdir()) == ["0", "1"]
+    seen = []
+    resumed = scenario_footprints(m, y, ss, samples=N, seed=seed, uncertainty=spec,
+                                  sample_chunk=3, store=store,
+                                  progress=lambda d, t: seen.append(d))
+    assert seen == [3, 4]  # only the two missing chunks were computed
+    np.testing.assert_allclose(resumed.footprint.values, whole.footprint.values, rtol=1e-12)
+    with pytest.raises(ValidationError):  # another seed is another run
+        scenario_footprints(m, y, ss, samples=N, seed=seed + 1, uncertainty=spec,
+                            sample_chunk=3, store=store)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cl, distributed.Client(cl) as client:
+        there = scenario_footprints(m, y, ss, samples=N, seed=seed, uncertainty=spec,
+                                    sample_chunk=4, client=client)
+    np.testing.assert_allclose(there.footprint.values, whole.footprint.values, rtol=1e-12)
+    np.testing.assert_array_equal(there.p_lower.values, whole.p_lower.values)

@@ -53,7 +53,8 @@ def run(
     ds = scenario_footprints(model, demand.to_dataarray(), ss, stressors=stressor or None,
                              origin_shares=shares,
                              samples=samples, uncertainty=spec, seed=seed, chunk_size=chunk_size,
-                             store=None if samples else out / ".scenarios-chunks.zarr")
+                             store=out / (".scenarios-samples.zarr" if samples
+                                          else ".scenarios-chunks.zarr"))
     with atomic_path(out / "scenarios.zarr") as p:
         clean_for_zarr(ds).to_zarr(p, mode="w", consolidated=True)
     if samples:

@@ -485,7 +485,8 @@ def scenario_footprints(mrio, y, scenarios, stressors: str | Sequence[str] | Non
                         store: str | os.PathLike | None = None, *, chunk_size: int = 256,
                         max_rank: int = MAX_RANK, tol: float = TOL,
                         progress: Callable[[int, int], None] | None = None,
-                        origin_shares: np.ndarray | None = None) -> xr.Dataset:
+                        origin_shares: np.ndarray | None = None,
+                        sample_chunk: int = 16) -> xr.Dataset:
     """Footprints of every scenario, stressor and category, exact without refactorising.
 
     Parameters
@@ -506,12 +507,16 @@ def scenario_footprints(mrio, y, scenarios, stressors: str | Sequence[str] | Non
         As for `monte_carlo` (``None``: the shipped default).
     seed : int
     client : None, "sync" or distributed.Client
-        Deterministic runs: chunks of scenarios as dask tasks on the client's workers.
+        Chunks of scenarios (deterministic runs) or of samples (``samples > 0``) as dask tasks
+        on the client's workers.
     store : path, optional
-        Zarr group written chunk by chunk (deterministic runs); a second call with the same
-        store and inputs reads the finished chunks and solves only the rest.
+        Zarr group written chunk by chunk (chunks of scenarios, or with ``samples`` chunks of
+        samples); a second call with the same store and inputs reads the finished chunks and
+        solves only the rest.
     chunk_size : int
-        Scenarios per chunk (task, Zarr chunk, batched solve).
+        Scenarios per chunk (task, Zarr chunk, batched solve) of a deterministic run.
+    sample_chunk : int
+        Samples per chunk (task, Zarr chunk) with ``samples``; the results do not depend on it.
     max_rank : int
         A changes of higher rank are solved by the preconditioned iteration.
     tol : float
@@ -552,7 +557,8 @@ def scenario_footprints(mrio, y, scenarios, stressors: str | Sequence[str] | Non
     S = np.asarray(mrio.S, dtype=np.float64)
     if samples:
         return _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, int(samples),
-                        uncertainty, int(seed), max_rank, tol)
+                        uncertainty, int(seed), max_rank, tol, client=client, store=store,
+                        sample_chunk=sample_chunk, progress=progress)
     solver = baseline_solver(mrio)
     M = solver.solve_transpose(np.ascontiguousarray(S.T)).T
     base = C_sel @ (M @ Y)
@@ -665,24 +671,24 @@ def _sample_values(p, seed: int, s: int, buf: np.ndarray) -> np.ndarray:
     return sys.perturb(p.a_sigma, p.P if p.block else 0, p.R, zb, keys, buf)
 
 
-def _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, samples, uncertainty,
-             seed, max_rank, tol) -> xr.Dataset:
-    """Scenarios under Monte Carlo: per sample the Monte Carlo's A_s, S_s, Y_s and its
-    preconditioned iteration; every scenario by `solve_chunk` on them (common random numbers)."""
+def _sample_chunk(mrio, Y, spec, names, cats, C_sel, compiled, seed, s0, s1, max_rank, tol):
+    """Samples ``s0 .. s1 - 1``: per sample the Monte Carlo's A_s, S_s, Y_s and its
+    preconditioned iteration; every scenario by `solve_chunk` on them (common random numbers).
+    A pure function of its arguments (sample s depends only on (seed, s)), so chunks can run
+    anywhere and in any order. Returns (F (samples, scenario, stressor, category), baseline
+    (samples, stressor, category), solver fallbacks)."""
     from ..uncertainty.sampler import build_problem, perturbed_S, perturbed_y
-    from ..uncertainty.spec import Uncertainty
 
-    spec = Uncertainty.default() if uncertainty is None else uncertainty
     kw = dict(tol=tol * 1e-3, storage="csr", group_size=1)
     p = build_problem(mrio, Y, spec, names, cats, orientation="primal", **kw)
     pa = build_problem(mrio, Y, spec, names, cats, orientation="adjoint", **kw)
     R, P = len(mrio.regions), len(mrio.sectors)
     buf_p, buf_a = p.system.value_buffer(1), pa.system.value_buffer(1)
     Nsc, q, m = len(compiled), len(names), len(cats)
-    F = np.empty((samples, Nsc, q, m))
-    base = np.empty((samples, q, m))
+    F = np.empty((s1 - s0, Nsc, q, m))
+    base = np.empty((s1 - s0, q, m))
     fallbacks = 0
-    for s in range(samples):
+    for i, s in enumerate(range(s0, s1)):
         vals_p = _sample_values(p, seed, s, buf_p)
         vals_a = _sample_values(pa, seed, s, buf_a)
         A_s = sps.csr_array(p.system.matrix(vals_p[0]))
@@ -690,11 +696,115 @@ def _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, sampl
         Y_s = np.asarray(perturbed_y(p, seed, s), dtype=np.float64)
         solver = _SampleSolver(p.system, vals_p, pa.system, vals_a)
         M_s = solver.solve_transpose(np.ascontiguousarray(S_s.T)).T
-        base[s] = C_sel @ (M_s @ Y_s)
+        base[i] = C_sel @ (M_s @ Y_s)
         Fb, _ = solve_chunk(A_s, S_s, Y_s, solver, M_s, compiled, R, P, max_rank=max_rank,
                             tol=tol)
-        F[s] = np.einsum("qk,skm->sqm", C_sel, Fb)
+        F[i] = np.einsum("qk,skm->sqm", C_sel, Fb)
         fallbacks += solver.fallbacks
+    return F, base, fallbacks
+
+
+class SampleStore:
+    """Zarr group of a sampled scenario run: ``footprint`` (sample, scenario, stressor,
+    category) and ``baseline`` (sample, stressor, category), chunked by sample chunks, with a
+    done marker per chunk (written after its arrays, atomically)."""
+
+    def __init__(self, path: str | os.PathLike, fingerprint: str,
+                 shape: tuple[int, int, int, int], chunk: int) -> None:
+        import zarr
+
+        self.path = Path(path)
+        self.done_dir = self.path / "_done"
+        fresh = True
+        if (self.path / "zarr.json").is_file():
+            self.group = zarr.open_group(str(self.path), mode="a")
+            old = self.group.attrs.get("fingerprint")
+            if old == fingerprint:
+                fresh = False
+            elif old is not None or any(self.done_dir.glob("*")):
+                raise ValidationError(f"scenario store {self.path} holds a different run (model, "
+                                      "demand, scenarios, uncertainty, seed or chunks differ); "
+                                      "use a new path")
+        if fresh:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.group = zarr.open_group(str(self.path), mode="w")
+            self.group.create_array("footprint", shape=shape, chunks=(chunk, *shape[1:]),
+                                    dtype="float64", fill_value=np.nan)
+            self.group.create_array("baseline", shape=(shape[0], *shape[2:]),
+                                    chunks=(chunk, *shape[2:]), dtype="float64",
+                                    fill_value=np.nan)
+            self.group.attrs["fingerprint"] = fingerprint
+        self.done_dir.mkdir(exist_ok=True)
+
+    def is_done(self, i: int) -> bool:
+        return (self.done_dir / str(i)).is_file()
+
+    def write(self, i: int, a: int, b: int, F: np.ndarray, base: np.ndarray, fb: int) -> None:
+        self.group["footprint"][a:b] = F
+        self.group["baseline"][a:b] = base
+        write_bytes_atomic(self.done_dir / str(i), json.dumps({"fallbacks": fb}).encode())
+
+    def read(self, i: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray, int]:
+        fb = json.loads((self.done_dir / str(i)).read_text())["fallbacks"]
+        return self.group["footprint"][a:b], self.group["baseline"][a:b], int(fb)
+
+
+def _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, samples, uncertainty,
+             seed, max_rank, tol, client=None, store=None, sample_chunk: int = 16,
+             progress=None) -> xr.Dataset:
+    """Scenarios under Monte Carlo, in chunks of ``sample_chunk`` samples (`_sample_chunk`):
+    in process, or as dask tasks on ``client``; with ``store`` each finished chunk is written to
+    Zarr and a rerun computes only the missing ones. The result does not depend on the chunking."""
+    from ..uncertainty.spec import Uncertainty
+
+    spec = Uncertainty.default() if uncertainty is None else uncertainty
+    if int(sample_chunk) < 1:
+        raise ValidationError(f"sample_chunk must be at least 1, not {sample_chunk}")
+    Nsc, q, m = len(compiled), len(names), len(cats)
+    F = np.empty((samples, Nsc, q, m))
+    base = np.empty((samples, q, m))
+    bounds = [(a, min(a + sample_chunk, samples)) for a in range(0, samples, sample_chunk)]
+    fallbacks = 0
+    st = None
+    if store is not None:
+        fp = _hash(mrio.A, np.asarray(mrio.S, dtype=np.float64), Y,
+                   scenarios.table.drop(columns="where", errors="ignore").to_json(),
+                   json.dumps([names, samples, seed, sample_chunk, max_rank, tol,
+                               spec.fingerprint()]))
+        st = SampleStore(store, fp, F.shape, sample_chunk)
+    todo = []
+    for i, (a, b) in enumerate(bounds):
+        if st is not None and st.is_done(i):
+            F[a:b], base[a:b], fb = st.read(i, a, b)
+            fallbacks += fb
+        else:
+            todo.append(i)
+    done = len(bounds) - len(todo)
+
+    def accept(i, Fc, bc, fb):
+        nonlocal fallbacks, done
+        a, b = bounds[i]
+        F[a:b], base[a:b] = Fc, bc
+        fallbacks += fb
+        if st is not None:
+            st.write(i, a, b, Fc, bc, fb)
+        done += 1
+        if progress:
+            progress(done, len(bounds))
+
+    args = (Y, spec, names, cats, C_sel, compiled, seed)
+    if client is None or client == "sync" or not todo:
+        for i in todo:
+            a, b = bounds[i]
+            accept(i, *_sample_chunk(mrio, *args, a, b, max_rank, tol))
+    else:
+        from distributed import as_completed
+
+        m_f = client.scatter(mrio.replace(), broadcast=True)  # without its cached solver
+        futs = {client.submit(_sample_chunk, m_f, *args, bounds[i][0], bounds[i][1], max_rank,
+                              tol, pure=False): i for i in todo}
+        for fut in as_completed(futs):
+            accept(futs[fut], *fut.result())
     units = dict(zip(mrio.indicators, mrio.indicator_units, strict=True))
     dims = ("sample", "scenario", "stressor", cat_dim)
     return xr.Dataset(
@@ -704,6 +814,7 @@ def _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, sampl
         coords={"sample": np.arange(samples), "scenario": scenarios.names, "stressor": names,
                 cat_dim: cats, "unit": ("stressor", [units[s] for s in names])},
         attrs={"seed": seed, "samples": samples, "tol": tol, "solver_fallbacks": fallbacks,
+               "sample_chunk": int(sample_chunk),
                "engine": "per sample: the Monte Carlo's A_s, S_s, y_s and preconditioned "
                          "iteration; levers on them; Woodbury on that sample's solves"},
     )
