@@ -367,15 +367,18 @@ def _cut_correction(p: _Plan, X: np.ndarray, R: int, P: int) -> np.ndarray:
 
 
 # ---- the Zarr store -----------------------------------------------------------------------------
-class ScenarioStore:
-    """Zarr group with ``footprint`` (scenario, stressor, category) and per-chunk done markers."""
+class _ChunkStore:
+    """Zarr group of arrays written chunk by chunk along their first axis, with a done marker
+    per chunk (written atomically after the chunk's arrays) and the run's fingerprint, so that a
+    rerun of the same run reads the finished chunks and another run is refused."""
 
-    def __init__(self, path: str | os.PathLike, fingerprint: str, shape: tuple[int, int, int],
-                 chunk: int) -> None:
+    def __init__(self, path: str | os.PathLike, fingerprint: str,
+                 arrays: dict[str, tuple[int, ...]], chunk: int) -> None:
         import zarr
 
         self.path = Path(path)
         self.done_dir = self.path / "_done"
+        self.names = list(arrays)
         fresh = True
         if (self.path / "zarr.json").is_file():
             self.group = zarr.open_group(str(self.path), mode="a")
@@ -384,25 +387,59 @@ class ScenarioStore:
                 fresh = False
             elif old is not None or any(self.done_dir.glob("*")):
                 raise ValidationError(f"scenario store {self.path} holds a different run (model, "
-                                      "demand, scenarios or chunk size differ); use a new path")
+                                      "demand, scenarios, uncertainty, seed or chunk size "
+                                      "differ); use a new path")
         if fresh:
             self.path.mkdir(parents=True, exist_ok=True)
             self.group = zarr.open_group(str(self.path), mode="w")
-            self.group.create_array("footprint", shape=shape, chunks=(chunk, *shape[1:]),
-                                    dtype="float64", fill_value=np.nan)
+            for name, shape in arrays.items():
+                self.group.create_array(name, shape=shape, chunks=(chunk, *shape[1:]),
+                                        dtype="float64", fill_value=np.nan)
             self.group.attrs["fingerprint"] = fingerprint
         self.done_dir.mkdir(exist_ok=True)
 
     def is_done(self, i: int) -> bool:
         return (self.done_dir / str(i)).is_file()
 
+    def _write(self, i: int, start: int, stop: int, parts: list[np.ndarray], info) -> None:
+        for name, arr in zip(self.names, parts, strict=True):
+            self.group[name][start:stop] = arr
+        write_bytes_atomic(self.done_dir / str(i), json.dumps(info).encode())
+
+    def _read(self, i: int, start: int, stop: int):
+        return ([self.group[name][start:stop] for name in self.names],
+                json.loads((self.done_dir / str(i)).read_text()))
+
+
+class ScenarioStore(_ChunkStore):
+    """``footprint`` (scenario, stressor, category) of a deterministic run, by scenario chunks."""
+
+    def __init__(self, path, fingerprint: str, shape: tuple[int, int, int], chunk: int) -> None:
+        super().__init__(path, fingerprint, {"footprint": shape}, chunk)
+
     def write(self, i: int, start: int, stop: int, F: np.ndarray, methods: list[str]) -> None:
-        self.group["footprint"][start:stop] = F
-        write_bytes_atomic(self.done_dir / str(i), json.dumps(methods).encode())
+        self._write(i, start, stop, [F], methods)
 
     def read(self, i: int, start: int, stop: int) -> tuple[np.ndarray, list[str]]:
-        return (self.group["footprint"][start:stop],
-                json.loads((self.done_dir / str(i)).read_text()))
+        (F,), methods = self._read(i, start, stop)
+        return F, methods
+
+
+class SampleStore(_ChunkStore):
+    """``footprint`` (sample, scenario, stressor, category) and ``baseline`` (sample, stressor,
+    category) of a sampled run, by sample chunks."""
+
+    def __init__(self, path, fingerprint: str, shape: tuple[int, int, int, int],
+                 chunk: int) -> None:
+        super().__init__(path, fingerprint,
+                         {"footprint": shape, "baseline": (shape[0], *shape[2:])}, chunk)
+
+    def write(self, i: int, a: int, b: int, F: np.ndarray, base: np.ndarray, fb: int) -> None:
+        self._write(i, a, b, [F, base], {"fallbacks": int(fb)})
+
+    def read(self, i: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray, int]:
+        (F, base), info = self._read(i, a, b)
+        return F, base, int(info["fallbacks"])
 
 
 # ---- the baseline factorisation ----------------------------------------------------------------
@@ -702,51 +739,6 @@ def _sample_chunk(mrio, Y, spec, names, cats, C_sel, compiled, seed, s0, s1, max
         F[i] = np.einsum("qk,skm->sqm", C_sel, Fb)
         fallbacks += solver.fallbacks
     return F, base, fallbacks
-
-
-class SampleStore:
-    """Zarr group of a sampled scenario run: ``footprint`` (sample, scenario, stressor,
-    category) and ``baseline`` (sample, stressor, category), chunked by sample chunks, with a
-    done marker per chunk (written after its arrays, atomically)."""
-
-    def __init__(self, path: str | os.PathLike, fingerprint: str,
-                 shape: tuple[int, int, int, int], chunk: int) -> None:
-        import zarr
-
-        self.path = Path(path)
-        self.done_dir = self.path / "_done"
-        fresh = True
-        if (self.path / "zarr.json").is_file():
-            self.group = zarr.open_group(str(self.path), mode="a")
-            old = self.group.attrs.get("fingerprint")
-            if old == fingerprint:
-                fresh = False
-            elif old is not None or any(self.done_dir.glob("*")):
-                raise ValidationError(f"scenario store {self.path} holds a different run (model, "
-                                      "demand, scenarios, uncertainty, seed or chunks differ); "
-                                      "use a new path")
-        if fresh:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self.group = zarr.open_group(str(self.path), mode="w")
-            self.group.create_array("footprint", shape=shape, chunks=(chunk, *shape[1:]),
-                                    dtype="float64", fill_value=np.nan)
-            self.group.create_array("baseline", shape=(shape[0], *shape[2:]),
-                                    chunks=(chunk, *shape[2:]), dtype="float64",
-                                    fill_value=np.nan)
-            self.group.attrs["fingerprint"] = fingerprint
-        self.done_dir.mkdir(exist_ok=True)
-
-    def is_done(self, i: int) -> bool:
-        return (self.done_dir / str(i)).is_file()
-
-    def write(self, i: int, a: int, b: int, F: np.ndarray, base: np.ndarray, fb: int) -> None:
-        self.group["footprint"][a:b] = F
-        self.group["baseline"][a:b] = base
-        write_bytes_atomic(self.done_dir / str(i), json.dumps({"fallbacks": fb}).encode())
-
-    def read(self, i: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray, int]:
-        fb = json.loads((self.done_dir / str(i)).read_text())["fallbacks"]
-        return self.group["footprint"][a:b], self.group["baseline"][a:b], int(fb)
 
 
 def _sampled(mrio, y, Y, cats, cat_dim, names, C_sel, compiled, scenarios, samples, uncertainty,
