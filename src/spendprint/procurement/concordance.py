@@ -30,7 +30,7 @@ def _near(value: str, choices: list[str]) -> str:
     import difflib
 
     folded = {c.casefold(): c for c in choices}
-    hit = difflib.get_close_matches(str(value).casefold(), list(folded), n=1, cutoff=0.6)
+    hit = difflib.get_close_matches(str(value).casefold(), list(folded), n=1, cutoff=0.8)
     return f" (did you mean {folded[hit[0]]!r}?)" if hit else ""
 
 
