@@ -455,3 +455,24 @@ def test_column_blocks_change_neither_the_draws_nor_the_solutions(small_mrio):
     for b in range(3):
         np.testing.assert_array_equal(res[16][0][b], res[n][0][b])
     np.testing.assert_allclose(res[16][1], res[n][1], rtol=1e-11)
+
+
+def test_samples_store_has_units_and_labels(tiny_mrio, tmp_path):
+    import zarr
+
+    y = demand(tiny_mrio, m=3)
+    spec = sp.Uncertainty(a_rsd=0.1, s_rsd={"CO2": 0.05})
+    ds = sp.monte_carlo(tiny_mrio, y, spec, samples=6, seed=2, client="sync",
+                        store=str(tmp_path / "samples.zarr"), chunk_size=3)
+    g = zarr.open_group(str(tmp_path / "samples.zarr"), mode="r")
+    fp = g["footprint"]
+    names = list(ds["stressor"].values)
+    lookup = dict(zip(tiny_mrio.indicators, tiny_mrio.indicator_units, strict=True))
+    assert fp.attrs["stressors"] == names
+    assert fp.attrs["categories"] == [str(c) for c in ds["category"].values]
+    assert fp.attrs["units_by_stressor"] == [lookup[s] for s in names]
+    assert fp.attrs["units"] in (*lookup.values(), "see units_by_stressor")
+    for name in ("iterations", "residual", "fallback"):
+        assert g[name].attrs["units"] == "1" and g[name].attrs["long_name"]
+    np.testing.assert_allclose(fp[...], ds.footprint.transpose("sample", "stressor",
+                                                                "category").values, rtol=1e-12)

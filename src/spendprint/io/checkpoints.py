@@ -21,7 +21,7 @@ class SampleStore:
     """Zarr group with footprint samples and solver statistics, plus per-chunk done markers."""
 
     def __init__(self, path: str | os.PathLike, fingerprint: dict, N: int, shape: tuple[int, int],
-                 chunk: int) -> None:
+                 chunk: int, labels: dict | None = None) -> None:
         import zarr
 
         self.path = Path(path)
@@ -45,7 +45,24 @@ class SampleStore:
             for name, dt in (("iterations", "int64"), ("residual", "float64"), ("fallback", "bool")):
                 self.group.create_array(name, shape=(N,), chunks=(chunk,), dtype=dt)
             self.group.attrs["fingerprint"] = fingerprint
+            self._describe(labels or {})
         self.done_dir.mkdir(exist_ok=True)
+
+    def _describe(self, labels: dict) -> None:
+        """Units and long names of the arrays (and the labels of their axes) as attributes."""
+        units = [str(u) for u in labels.get("units", [])]
+        fp = {"long_name": "footprint of each Monte Carlo sample (sample, stressor, category)",
+              "stressors": list(labels.get("stressors", [])),
+              "categories": list(labels.get("categories", [])), "units_by_stressor": units}
+        if units:
+            fp["units"] = units[0] if len(set(units)) == 1 else "see units_by_stressor"
+        self.group["footprint"].attrs.update(fp)
+        self.group["iterations"].attrs.update(
+            {"long_name": "solver iterations of the sample", "units": "1"})
+        self.group["residual"].attrs.update(
+            {"long_name": "largest relative residual of the sample's solves", "units": "1"})
+        self.group["fallback"].attrs.update(
+            {"long_name": "the sample fell back to refactorising (I - A_s)", "units": "1"})
 
     def is_done(self, i: int) -> bool:
         return (self.done_dir / f"{i}").is_file()

@@ -389,7 +389,10 @@ def monte_carlo(mrio, y: xr.DataArray, uncertainty: Uncertainty | None = None, s
                else "superlu"),
     }
     try:
-        st = _Store(store, fingerprint, N, (k, m), C) if store is not None else None
+        lookup = dict(zip(mrio.indicators, mrio.indicator_units, strict=True))
+        labels = {"stressors": list(names), "categories": list(categories),
+                  "units": [lookup[s] for s in names]}
+        st = _Store(store, fingerprint, N, (k, m), C, labels) if store is not None else None
     except BaseException:
         if remote is not None:
             remote.close()
