@@ -291,3 +291,23 @@ def test_norwegian_ledger_validates_against_the_model(tmp_path, small_mrio):
         warnings.simplefilter("error")
         led = Ledger.read(p, concordance=conc, prices=Prices.default(), mrio=small_mrio)
     assert led.aggregate()["amount"].sum() == pytest.approx(2900.5)
+
+
+def test_number_dialect_of_a_large_column_sampled_and_in_full():
+    from spendprint.procurement import ledger_files as lf
+
+    n = lf.VOTE_SAMPLE + 10_000
+    comma = np.array([f"{i} {i % 1000:03d},{i % 100:02d}" for i in range(1000, 1000 + n)],
+                     dtype=object)
+    assert lf.number_dialect(comma) == (",", [])
+    vals, info = lf.parse_amounts(pd.Series(comma))
+    np.testing.assert_allclose(vals[:2], [1000 * 1000 + 0.0, 1001 * 1000 + 1 + 0.01])
+    assert info["decimal"] == ","
+    # the sample sees both separators: every value votes, the majority wins
+    mixed = comma.copy()
+    mixed[::3] = [f"{i}.25" for i in range(len(mixed[::3]))]
+    assert lf.number_dialect(mixed)[0] == ","
+    # nothing in the sample decides (thousands only), one proof further on: found in full
+    amb = np.array([f"{i},{i % 1000:03d}" for i in range(1, n + 1)], dtype=object)
+    amb[1] = "7,5"
+    assert lf.number_dialect(amb) == (",", [])

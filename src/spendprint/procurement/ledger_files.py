@@ -364,9 +364,29 @@ def _vote(s: str) -> tuple[str | None, bool]:
     return None, False
 
 
+#: `number_dialect` votes on at most this many distinct values, spread evenly over the column,
+#: and on all of them only when those do not decide or disagree.
+VOTE_SAMPLE = 20_000
+
+
 def number_dialect(values: np.ndarray) -> tuple[str | None, list[str]]:
     """The decimal separator proven by the distinct strings ``values``: ``","``, ``"."`` or None
-    (nothing to decide); and the ambiguous values (such as ``1,234``) when nothing decides."""
+    (nothing to decide); and the ambiguous values (such as ``1,234``) when nothing decides.
+
+    A large column is decided on `VOTE_SAMPLE` values spread over it when they all prove the
+    same separator; otherwise (no proof, or both separators proven) every value votes."""
+    values = np.asarray(values, dtype=object)
+    if len(values) > VOTE_SAMPLE:
+        pick = values[np.linspace(0, len(values) - 1, VOTE_SAMPLE).astype(np.int64)]
+        d, amb = _count_votes(pick)
+        if d is not None and d[1] == 0:
+            return d[0], []
+    d, amb = _count_votes(values)
+    return (None, amb) if d is None else (d[0], [])
+
+
+def _count_votes(values) -> tuple[tuple[str, int] | None, list[str]]:
+    """((winning separator, votes for the other), ambiguous values) over ``values``."""
     votes = {",": 0, ".": 0}
     ambiguous = []
     for v in values:
@@ -375,12 +395,9 @@ def number_dialect(values: np.ndarray) -> tuple[str | None, list[str]]:
             votes[d] += 1
         elif amb:
             ambiguous.append(str(v))
-    if votes[","] and votes["."]:
-        return ("," if votes[","] > votes["."] else "."), []
-    if votes[","]:
-        return ",", []
-    if votes["."]:
-        return ".", []
+    if votes[","] or votes["."]:
+        win = "," if votes[","] > votes["."] else "."
+        return (win, votes["." if win == "," else ","]), []
     return None, ambiguous
 
 
@@ -399,7 +416,8 @@ def parse_amounts(raw: pd.Series, decimal: str | None = None, source: str = "led
         given: the message says what was tried.
     """
     codes, uniq = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=True)
-    u = pd.Series(uniq, dtype=object).astype(str).str.strip()
+    # Arrow-backed strings: the replacements below run vectorised in C++ (pyarrow.compute)
+    u = pd.Series(uniq, dtype=object).astype(str).astype("string[pyarrow]").str.strip()
     if decimal is None:
         nonint = u[~u.str.fullmatch(r"[+-]?\d+")]
         decimal, amb = number_dialect(nonint.to_numpy())
