@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import LedgerError
 from ..io.tabular import ROW_OFFSET, read_table
-from .ledger import ROW_NOTE
+from .ledger import ROW_NOTE, _did_you_mean
 from .regions import map_regions
 
 if TYPE_CHECKING:
@@ -23,15 +23,6 @@ WEIGHT_TOL = 1e-6
 REVIEWED_YES = ("yes", "y", "true", "1", "ok")
 #: `source` of concordance rows from the user's file and from the CPV table (concordance_used.csv).
 SOURCE_FILE = "user file"
-
-
-def _near(value: str, choices: list[str]) -> str:
-    """`` (did you mean 'X'?)`` for the closest of ``choices`` (case-folded), or ""."""
-    import difflib
-
-    folded = {c.casefold(): c for c in choices}
-    hit = difflib.get_close_matches(str(value).casefold(), list(folded), n=1, cutoff=0.8)
-    return f" (did you mean {folded[hit[0]]!r}?)" if hit else ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,12 +121,12 @@ class Concordance:
         m = ~f["sector"].isin(known).to_numpy()
         for r, s in zip(f.index[m], f["sector"].to_numpy()[m], strict=True):
             out.append(f"{src} row {r}, field 'sector': {s!r} is not a product of the MRIO"
-                       f"{_near(s, list(mrio.sectors))}")
+                       f"{_did_you_mean(s, list(mrio.sectors), cutoff=0.8)}")
         mapping = self.origin_mapping(mrio)
         o = f["origin_region"].to_numpy()
         bad = np.array([bool(v) and mapping.get(v) is None for v in o], dtype=bool)
         for r, v in zip(f.index[bad], o[bad], strict=True):
-            hint = _near(v, list(mrio.regions))
+            hint = _did_you_mean(v, list(mrio.regions), cutoff=0.8)
             if not hint:
                 from .countries import suggest_country
 

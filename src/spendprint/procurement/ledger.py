@@ -99,12 +99,15 @@ def _rows_text(rows: np.ndarray, limit: int = 10) -> str:
     return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
-def _did_you_mean(value: str, choices: list[str]) -> str:
-    hits = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+def _did_you_mean(value: str, choices: list[str], cutoff: float = 0.6) -> str:
+    """`` (did you mean 'X'?)`` for the closest of ``choices`` (difflib ratio >= ``cutoff``,
+    then case- and spacing-insensitively), or ""."""
+    value = str(value)
+    hits = difflib.get_close_matches(value, choices, n=1, cutoff=cutoff)
     if not hits:  # case- and spacing-insensitive second try
         low = {c.casefold().strip(): c for c in choices}
         hits = [low[h] for h in difflib.get_close_matches(value.casefold().strip(), list(low),
-                                                          n=1, cutoff=0.6)]
+                                                          n=1, cutoff=cutoff)]
     return f" (did you mean {hits[0]!r}?)" if hits else ""
 
 
