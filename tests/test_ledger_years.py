@@ -271,3 +271,14 @@ def test_concordance_problems_suggest_sector_and_region(tiny_mrio):
                       f"the MRIO (did you mean {sec!r}?)")
     assert got[1].startswith("mine.csv row 3, field 'origin_region': 'Swedn' maps to no region")
     assert "did you mean 'Sweden'?" in got[1]
+
+
+def test_category_axis_errors_name_the_categories(small_mrio):
+    from spendprint.errors import ValidationError
+
+    ledger, conc = sp.demo_inputs()
+    with pytest.raises(ValidationError, match="'No such category'"):
+        ProcurementDemand.build(small_mrio, ledger, conc, categories=["No such category"])
+    first = conc.categories[:1]
+    with pytest.raises(ValidationError, match="not on the category axis"):
+        ProcurementDemand.build(small_mrio, ledger, conc, categories=first)

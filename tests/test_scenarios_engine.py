@@ -440,3 +440,11 @@ def test_samples_chunked_stored_resumed_and_on_a_cluster(world, tmp_path):
                                     sample_chunk=4, client=client)
     np.testing.assert_allclose(there.footprint.values, whole.footprint.values, rtol=1e-12)
     np.testing.assert_array_equal(there.p_lower.values, whole.p_lower.values)
+
+
+def test_sample_chunk_must_be_positive(world):
+    m, y = world
+    ss = ScenarioSet([{"name": "o", "levers": [{"lever": "origin", "region": "NO",
+                                                "value": 0.3}]}])
+    with pytest.raises(ValidationError, match="sample_chunk must be at least 1, not 0"):
+        scenario_footprints(m, y, ss, samples=2, sample_chunk=0)
