@@ -120,5 +120,6 @@ def run(
                           f"{r['volume'] / 1e6:+.2f}, price {r['price'] / 1e6:+.2f}, mix "
                           f"{r['mix'] / 1e6:+.2f}, intensity {r['intensity'] / 1e6:+.2f})",
                           highlight=False, markup=False)
-    console.print(f"\nwrote {res.out}/report.html, categories.parquet, categories.csv, results.zarr, "
-                  f"run.json in {time.perf_counter() - t0:.1f} s")
+    files = res.provenance.get("outputs") or ["report.html", "run.json"]
+    console.print(f"\nwrote {res.out}/: {', '.join(files)} in {time.perf_counter() - t0:.1f} s",
+                  highlight=False, markup=False)
